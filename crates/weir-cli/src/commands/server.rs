@@ -1,0 +1,118 @@
+//! `weir server start`: serve the API on SQLite (`$WEIR_HOME/weir.db`) or PostgreSQL.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use weir_core::env;
+
+#[derive(Subcommand)]
+pub enum ServerCommand {
+    /// Start the server.
+    Start(StartArgs),
+}
+
+#[derive(Args)]
+pub struct StartArgs {
+    /// Address to bind (use 0.0.0.0 to listen on every interface).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; falls back to $PORT, then 4200.
+    #[arg(long)]
+    port: Option<u16>,
+    /// Database URL: sqlite://PATH or postgresql://USER@HOST/DB. Default: $WEIR_HOME/weir.db.
+    #[arg(long, env = env::WEIR_DATABASE_URL)]
+    database_url: Option<String>,
+}
+
+pub async fn run(command: ServerCommand) -> anyhow::Result<()> {
+    match command {
+        ServerCommand::Start(args) => start(args).await,
+    }
+}
+
+/// `$WEIR_HOME`, or `~/.weir`.
+pub fn weir_home() -> PathBuf {
+    if let Some(home) = std::env::var_os(env::WEIR_HOME).filter(|h| !h.is_empty()) {
+        return PathBuf::from(home);
+    }
+    let user_home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    user_home.join(".weir")
+}
+
+fn resolve_port(flag: Option<u16>) -> anyhow::Result<u16> {
+    if let Some(port) = flag {
+        return Ok(port);
+    }
+    match std::env::var(env::PORT) {
+        Ok(text) if !text.is_empty() => text
+            .parse()
+            .with_context(|| format!("invalid $PORT {text:?}: expected a number from 0 to 65535")),
+        _ => Ok(4200),
+    }
+}
+
+async fn start(args: StartArgs) -> anyhow::Result<()> {
+    let port = resolve_port(args.port)?;
+    let store = match &args.database_url {
+        Some(url) => weir_storage::Store::open(url)
+            .await
+            .with_context(|| format!("cannot open database {}", redact(url)))?,
+        None => {
+            let path = weir_home().join("weir.db");
+            weir_storage::Store::open_sqlite_file(&path)
+                .await
+                .with_context(|| format!("cannot open database {}", path.display()))?
+        }
+    };
+    let auth_string = std::env::var(env::WEIR_SERVER_API_AUTH_STRING)
+        .or_else(|_| std::env::var(env::PREFECT_SERVER_API_AUTH_STRING))
+        .ok()
+        .filter(|s| !s.is_empty());
+    let config = weir_server::ServerConfig { auth_string };
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{port}", args.host))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        backend = ?store.backend(),
+        "Weir server listening on http://{addr}/api (docs at http://{addr}/docs)"
+    );
+    let server = weir_server::Server::new(store.clone(), config);
+    server.serve(listener, shutdown_signal()).await?;
+    store.close().await;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,129 @@
+//! The task-run policy (Prefect's `CoreTaskPolicy`), used by REST `set_state` on task runs. The
+//! Prefect 3 engine applies the same rules client-side and only reports results as events.
+
+use super::{
+    awaiting_retry, copy_scheduled_time, prevent_duplicate_transitions, rename_reruns,
+    wait_for_scheduled_time, Decision, Step,
+};
+use crate::schemas::TaskRunPolicy;
+use crate::state::{State, StateCreate, StateType};
+use crate::time::Timestamp;
+
+/// What the task policy needs to know about the run a state is proposed for.
+#[derive(Clone, Debug)]
+pub struct TaskRunFacts<'a> {
+    /// The task run's current state; `None` for a run being created.
+    pub current: Option<&'a State>,
+    pub run_count: i64,
+    pub policy: &'a TaskRunPolicy,
+    /// The state type of the flow run the task belongs to, when it has one.
+    pub flow_run_state: Option<StateType>,
+    /// A sample in [-1, 1] used to spread retry delays by `retry_jitter_factor`.
+    pub jitter_sample: f64,
+}
+
+/// Decides a proposal for a task run.
+pub fn decide(
+    facts: &TaskRunFacts<'_>,
+    proposal: StateCreate,
+    force: bool,
+    now: Timestamp,
+) -> Decision {
+    let current = facts.current;
+    let proposed = State::from_proposal(proposal, now);
+    if force {
+        return Decision::Accept(proposed);
+    }
+    let steps: [&dyn Fn(State) -> Step; 4] = [
+        &|p| prevent_duplicate_transitions(current, p),
+        &|p| handle_terminal_state_transitions(current, p),
+        &|p| prevent_running_tasks_from_stopped_flows(facts, p, now),
+        &|p| wait_for_scheduled_time(current, copy_scheduled_time(current, p), now),
+    ];
+    let mut proposed = proposed;
+    for step in steps {
+        match step(proposed) {
+            Step::Continue(next) => proposed = next,
+            Step::Done(decision) => return decision,
+        }
+    }
+    if let Some(decision) = retry_failed_tasks(facts, &proposed, now) {
+        return decision;
+    }
+    Decision::Accept(rename_reruns(current, proposed, facts.run_count))
+}
+
+/// From a terminal state, CANCELLING, PAUSED and CRASHED abort.
+fn handle_terminal_state_transitions(current: Option<&State>, proposed: State) -> Step {
+    match current {
+        Some(c)
+            if c.state_type.is_terminal()
+                && matches!(
+                    proposed.state_type,
+                    StateType::Cancelling | StateType::Paused | StateType::Crashed
+                ) =>
+        {
+            Step::Done(Decision::Abort {
+                reason: format!(
+                    "Run is already in terminal state {}.",
+                    c.state_type.as_str()
+                ),
+            })
+        }
+        _ => Step::Continue(proposed),
+    }
+}
+
+/// A task cannot start while its flow run is not RUNNING; a paused flow hands back a Paused state.
+fn prevent_running_tasks_from_stopped_flows(
+    facts: &TaskRunFacts<'_>,
+    proposed: State,
+    now: Timestamp,
+) -> Step {
+    let Some(flow_state) = facts.flow_run_state else {
+        return Step::Continue(proposed);
+    };
+    if proposed.state_type != StateType::Running || flow_state == StateType::Running {
+        return Step::Continue(proposed);
+    }
+    if flow_state == StateType::Paused {
+        let paused = StateCreate::of_type(StateType::Paused).named("NotReady");
+        return Step::Done(Decision::Reject {
+            state: Some(State::from_proposal(paused, now)),
+            reason: "The flow is paused, new tasks can execute after resuming flow run.".into(),
+        });
+    }
+    Step::Done(Decision::Abort {
+        reason: format!(
+            "The enclosing flow must be running to begin task execution; it is {}.",
+            flow_state.as_str()
+        ),
+    })
+}
+
+/// RUNNING → FAILED with retries left (and not marked non-retriable) becomes AwaitingRetry.
+fn retry_failed_tasks(
+    facts: &TaskRunFacts<'_>,
+    proposed: &State,
+    now: Timestamp,
+) -> Option<Decision> {
+    let current = facts.current?;
+    let retries = facts.policy.retries.unwrap_or(facts.policy.max_retries);
+    if current.state_type != StateType::Running
+        || proposed.state_type != StateType::Failed
+        || facts.run_count > retries
+        || proposed.state_details.retriable == Some(false)
+    {
+        return None;
+    }
+    let base = facts.policy.delay_for_attempt(facts.run_count);
+    let jitter = facts.policy.retry_jitter_factor.unwrap_or(0.0).max(0.0);
+    let delay = (base * (1.0 + jitter * facts.jitter_sample.clamp(-1.0, 1.0))).max(0.0);
+    Some(Decision::Reject {
+        state: Some(awaiting_retry(proposed, now, delay)),
+        reason: "Retrying".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

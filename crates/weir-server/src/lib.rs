@@ -1,0 +1,101 @@
+//! Weir's server: the Prefect-3-compatible REST API under `/api` (an axum [`Router`]), its websockets,
+//! its OpenAPI document, and the background services it runs.
+//!
+//! [`Server::router`] builds the whole application without binding a socket, so tests can drive it
+//! directly; [`Server::serve`] runs it on a listener together with the background services and stops
+//! them all on shutdown. Handlers hold no SQL: every read and write goes through `weir_storage`.
+
+mod auth;
+pub mod error;
+pub mod events;
+mod openapi;
+mod routes;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use std::future::Future;
+use weir_storage::Store;
+
+pub use events::EventBus;
+
+/// The largest request body accepted, in bytes (larger ones get 413).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Server settings.
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    /// When set, every endpoint but health and readiness requires HTTP Basic with this string, and
+    /// websockets require it in their auth frame.
+    pub auth_string: Option<String>,
+}
+
+/// Shared state of every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: ServerConfig,
+    pub events: EventBus,
+}
+
+/// A Weir server: its state plus the background services that have not started yet.
+pub struct Server {
+    state: AppState,
+    pipeline: events::EventPipeline,
+}
+
+impl Server {
+    /// Prepares a server over `store`.
+    pub fn new(store: Store, config: ServerConfig) -> Server {
+        let (events, pipeline) = EventBus::new(store.clone());
+        Server {
+            state: AppState {
+                store,
+                config,
+                events,
+            },
+            pipeline,
+        }
+    }
+
+    /// The application's routes. The background services are not running until [`Server::serve`]
+    /// (or [`Server::spawn_services`]) is called.
+    pub fn router(&self) -> Router {
+        app(self.state.clone())
+    }
+
+    /// Starts the background services on the current runtime and returns the router. Used by
+    /// in-process embeddings (tests, the SDK's embedded server) that serve the router themselves.
+    pub fn spawn_services(self) -> Router {
+        tokio::spawn(self.pipeline.run());
+        app(self.state)
+    }
+
+    /// Serves the API on `listener` until `shutdown` completes, then drains the event pipeline.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let pipeline = tokio::spawn(self.pipeline.run());
+        let router = app(self.state);
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        // Dropping the router dropped the last bus handles; the pipeline finishes its queue.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pipeline).await;
+        result
+    }
+}
+
+/// Builds the router over a prepared state.
+fn app(state: AppState) -> Router {
+    Router::new()
+        .nest("/api", routes::api())
+        .merge(openapi::docs())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,65 @@
+//! Weir's own OpenAPI document, generated from the handlers' annotations, served at
+//! `/api/openapi.json`, with interactive docs (Swagger UI, bundled in the binary) at `/docs`.
+
+use crate::routes::{admin, events, flow_runs, flows, logs, task_runs};
+use crate::AppState;
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Weir REST API",
+        description = "Prefect 3 compatible orchestration API served by Weir."
+    ),
+    paths(
+        admin::health,
+        admin::ready,
+        admin::api_version,
+        admin::server_version,
+        admin::storage,
+        admin::settings,
+        admin::csrf_token,
+        admin::hello,
+        flows::create_flow,
+        flows::read_flow,
+        flows::read_flow_by_name,
+        flows::filter_flows,
+        flows::count_flows,
+        flows::update_flow,
+        flows::delete_flow,
+        flow_runs::create_flow_run,
+        flow_runs::read_flow_run,
+        flow_runs::update_flow_run,
+        flow_runs::patch_labels,
+        flow_runs::delete_flow_run,
+        flow_runs::filter_flow_runs,
+        flow_runs::count_flow_runs,
+        flow_runs::set_flow_run_state,
+        flow_runs::list_flow_run_states,
+        flow_runs::read_flow_run_state,
+        task_runs::create_task_run,
+        task_runs::read_task_run,
+        task_runs::filter_task_runs,
+        task_runs::count_task_runs,
+        task_runs::set_task_run_state,
+        task_runs::list_task_run_states,
+        task_runs::read_task_run_state,
+        logs::create_logs,
+        logs::filter_logs,
+        events::create_events,
+        events::filter_events,
+    )
+)]
+pub(crate) struct ApiDoc;
+
+/// The OpenAPI document of this server.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// `/api/openapi.json` and the Swagger UI at `/docs`.
+pub(crate) fn docs() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/docs").url("/api/openapi.json", document()))
+}

@@ -1,0 +1,418 @@
+//! Flow runs: create (idempotent on the idempotency key), read, update, delete, filter, and the
+//! orchestrated `set_state`.
+
+use crate::db::{bind_all, on_pool, opt_text, tags_column};
+use crate::flows::flow_run_labels;
+use crate::{Error, Result, Store};
+use uuid::Uuid;
+use weir_core::events::{flow_run_state_event, Event};
+use weir_core::filters::{RunFilterBody, Sort, Target};
+use weir_core::orchestration::bookkeeping::apply_state;
+use weir_core::orchestration::flow::{decide, FlowRunFacts};
+use weir_core::orchestration::Decision;
+use weir_core::schemas::{FlowRun, FlowRunCreate, FlowRunUpdate, JsonObject, OrchestrationResult};
+use weir_core::{State, StateCreate, StateType, Timestamp};
+
+/// What `set_state` did: the wire answer, and the event to publish when a state was written.
+#[derive(Debug)]
+pub struct SetStateOutcome {
+    pub result: OrchestrationResult,
+    /// `true` when a state was written (the HTTP answer is then 201 for ACCEPT).
+    pub written: bool,
+    pub event: Option<Event>,
+}
+
+/// How often `set_state` re-reads and re-decides when another writer changed the run meanwhile.
+const MAX_STATE_RACES: usize = 8;
+
+impl Store {
+    /// Creates a flow run in its initial state (PENDING when none is given). When the flow already
+    /// has a run with the same idempotency key, that run is returned and the flag is `false`.
+    pub async fn create_flow_run(&self, create: FlowRunCreate) -> Result<(FlowRun, bool)> {
+        let flow = self.read_flow(create.flow_id).await.map_err(|e| match e {
+            Error::NotFound { .. } => {
+                Error::Invalid(format!("flow_id: flow {} not found", create.flow_id))
+            }
+            other => other,
+        })?;
+        if let Some(key) = &create.idempotency_key {
+            if let Some(run) = self.flow_run_by_idempotency_key(flow.id, key).await? {
+                return Ok((run, false));
+            }
+        }
+        let now = Timestamp::now();
+        let id = Uuid::new_v4();
+        let mut run = FlowRun {
+            id,
+            created: now,
+            updated: now,
+            name: create
+                .name
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(weir_core::names::random_run_name),
+            flow_id: flow.id,
+            state_id: None,
+            deployment_id: create.deployment_id,
+            deployment_version: None,
+            work_queue_id: None,
+            work_queue_name: create.work_queue_name,
+            flow_version: create.flow_version,
+            parameters: create.parameters,
+            idempotency_key: create.idempotency_key,
+            context: create.context,
+            empirical_policy: create.empirical_policy,
+            tags: create.tags,
+            labels: flow_run_labels(flow.id, create.labels),
+            parent_task_run_id: create.parent_task_run_id,
+            state_type: None,
+            state_name: None,
+            run_count: 0,
+            expected_start_time: None,
+            next_scheduled_start_time: None,
+            start_time: None,
+            end_time: None,
+            total_run_time: 0.0,
+            estimated_run_time: 0.0,
+            estimated_start_time_delta: 0.0,
+            auto_scheduled: false,
+            infrastructure_document_id: create.infrastructure_document_id,
+            infrastructure_pid: None,
+            created_by: None,
+            work_pool_id: None,
+            work_pool_name: create.work_pool_name,
+            state: None,
+            job_variables: create.job_variables.unwrap_or_default(),
+        };
+        let mut proposal = create
+            .state
+            .unwrap_or_else(|| StateCreate::of_type(StateType::Pending));
+        proposal.state_details.flow_run_id = Some(id);
+        let state = apply_state(&mut run, State::from_proposal(proposal, now));
+        run.refresh_estimates(now);
+        let inserted = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(INSERT_FLOW_RUN)
+                .bind(run.id.to_string()).bind(run.flow_id.to_string()).bind(&run.name)
+                .bind(opt_text(run.state_id)).bind(run.state_type.map(|t| t.as_str()))
+                .bind(run.state_name.clone()).bind(tags_column(&run.tags))
+                .bind(opt_text(run.deployment_id)).bind(run.work_queue_name.clone())
+                .bind(opt_text(run.work_queue_id)).bind(opt_text(run.work_pool_id))
+                .bind(run.flow_version.clone()).bind(opt_text(run.parent_task_run_id))
+                .bind(run.idempotency_key.clone()).bind(opt_text(run.start_time))
+                .bind(opt_text(run.end_time)).bind(opt_text(run.expected_start_time))
+                .bind(opt_text(run.next_scheduled_start_time))
+                .bind(run.created.to_canonical()).bind(run.updated.to_canonical())
+                .bind(serde_json::to_string(&run).map_err(|e| sqlx::Error::Encode(e.into()))?)
+                .execute(&mut *tx).await?;
+            if done.rows_affected() == 1 {
+                insert_state!(&mut *tx, "flow_run_state", "flow_run_id", id, &state);
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done.rows_affected())
+        })?;
+        if inserted == 0 {
+            // A concurrent create with the same idempotency key won the race.
+            let key = run.idempotency_key.clone().unwrap_or_default();
+            let existing = self.flow_run_by_idempotency_key(flow.id, &key).await?;
+            return existing
+                .map(|r| (r, false))
+                .ok_or(Error::NotFound { kind: "Flow run" });
+        }
+        Ok((run, true))
+    }
+
+    async fn flow_run_by_idempotency_key(
+        &self,
+        flow_id: Uuid,
+        key: &str,
+    ) -> Result<Option<FlowRun>> {
+        let row: Option<(String,)> = on_pool!(&self.db, pool => sqlx::query_as(
+            "SELECT doc FROM flow_run WHERE flow_id = $1 AND idempotency_key = $2")
+            .bind(flow_id.to_string()).bind(key).fetch_optional(pool).await)?;
+        row.map(|(doc,)| decode_run(&doc)).transpose()
+    }
+
+    /// The flow run with this id.
+    pub async fn read_flow_run(&self, id: Uuid) -> Result<FlowRun> {
+        let row: Option<(String,)> = on_pool!(read &self.db, pool => sqlx::query_as(
+            "SELECT doc FROM flow_run WHERE id = $1")
+            .bind(id.to_string()).fetch_optional(pool).await)?;
+        let (doc,) = row.ok_or(Error::NotFound { kind: "Flow run" })?;
+        decode_run(&doc)
+    }
+
+    /// Flow runs matching a filter body, sorted (newest first by default) and paged.
+    pub async fn filter_flow_runs(&self, body: &RunFilterBody) -> Result<Vec<FlowRun>> {
+        let mut sql = self.db.builder();
+        sql.push("SELECT doc FROM flow_run WHERE ")
+            .predicate(&body.predicate_for(Target::FlowRun));
+        sql.push(" ORDER BY ")
+            .push(body.sort.unwrap_or(Sort::IdDesc).order_by());
+        sql.page(body.limit, body.offset);
+        let rows: Vec<(String,)> = on_pool!(read &self.db, pool =>
+            bind_all!(sqlx::query_as(&sql.sql), sql.args).fetch_all(pool).await)?;
+        rows.iter().map(|(doc,)| decode_run(doc)).collect()
+    }
+
+    /// How many flow runs match a filter body.
+    pub async fn count_flow_runs(&self, body: &RunFilterBody) -> Result<i64> {
+        self.count("flow_run", body.predicate_for(Target::FlowRun))
+            .await
+    }
+
+    /// Applies a partial update (name, version, parameters, policy, tags, infrastructure pid, job
+    /// variables).
+    pub async fn update_flow_run(&self, id: Uuid, update: FlowRunUpdate) -> Result<()> {
+        self.modify_flow_run(id, |run| {
+            if let Some(name) = update.name.clone() {
+                run.name = name;
+            }
+            if let Some(version) = update.flow_version.clone() {
+                run.flow_version = Some(version);
+            }
+            if let Some(parameters) = update.parameters.clone() {
+                run.parameters = parameters;
+            }
+            if let Some(policy) = update.empirical_policy.clone() {
+                run.empirical_policy = policy;
+            }
+            if let Some(tags) = update.tags.clone() {
+                run.tags = tags;
+            }
+            if let Some(pid) = update.infrastructure_pid.clone() {
+                run.infrastructure_pid = Some(pid);
+            }
+            if let Some(vars) = update.job_variables.clone() {
+                run.job_variables = vars;
+            }
+        })
+        .await
+    }
+
+    /// Merges `labels` into the run's labels.
+    pub async fn patch_flow_run_labels(&self, id: Uuid, labels: JsonObject) -> Result<()> {
+        self.modify_flow_run(id, |run| run.labels.extend(labels.clone()))
+            .await
+    }
+
+    /// Reads, changes and writes back a run's document, retrying when a concurrent write (such as
+    /// a state change) got in between, so neither change is lost.
+    async fn modify_flow_run(&self, id: Uuid, change: impl Fn(&mut FlowRun)) -> Result<()> {
+        for _ in 0..MAX_STATE_RACES {
+            let mut run = self.read_flow_run(id).await?;
+            let version = run.updated;
+            change(&mut run);
+            if self.write_flow_run(&mut run, version, None).await? {
+                return Ok(());
+            }
+        }
+        Err(Error::Conflict(
+            "flow run changed concurrently; retry the update".into(),
+        ))
+    }
+
+    /// Writes the run's columns and document (and `new_state` into the history) if the stored run is
+    /// still at `version` (its `updated` time). Every write moves `updated` strictly forward, so it
+    /// works as an optimistic-concurrency version. Returns whether the write happened.
+    async fn write_flow_run(
+        &self,
+        run: &mut FlowRun,
+        version: Timestamp,
+        new_state: Option<&State>,
+    ) -> Result<bool> {
+        run.updated = Timestamp::now().max(version.plus_seconds(0.000_001));
+        let doc = serde_json::to_string(&*run)?;
+        let run = &*run;
+        let written = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(UPDATE_FLOW_RUN)
+                .bind(&run.name).bind(opt_text(run.state_id)).bind(run.state_type.map(|t| t.as_str()))
+                .bind(run.state_name.clone()).bind(tags_column(&run.tags))
+                .bind(run.flow_version.clone()).bind(opt_text(run.start_time))
+                .bind(opt_text(run.end_time)).bind(opt_text(run.expected_start_time))
+                .bind(opt_text(run.next_scheduled_start_time)).bind(run.updated.to_canonical())
+                .bind(doc).bind(run.work_queue_name.clone()).bind(opt_text(run.work_queue_id))
+                .bind(opt_text(run.work_pool_id)).bind(opt_text(run.deployment_id))
+                .bind(run.id.to_string()).bind(version.to_canonical())
+                .execute(&mut *tx).await?;
+            let written = done.rows_affected() == 1;
+            if written {
+                if let Some(state) = new_state {
+                    insert_state!(&mut *tx, "flow_run_state", "flow_run_id", run.id, state);
+                }
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(written)
+        })?;
+        Ok(written)
+    }
+
+    /// Deletes a flow run with its states and task runs.
+    pub async fn delete_flow_run(&self, id: Uuid) -> Result<()> {
+        let key = id.to_string();
+        let deleted = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for statement in [
+                "DELETE FROM task_run_state WHERE task_run_id IN (SELECT id FROM task_run WHERE flow_run_id = $1)",
+                "DELETE FROM task_run WHERE flow_run_id = $1",
+                "DELETE FROM flow_run_state WHERE flow_run_id = $1",
+            ] {
+                sqlx::query(statement).bind(&key).execute(&mut *tx).await?;
+            }
+            let done = sqlx::query("DELETE FROM flow_run WHERE id = $1").bind(&key).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done.rows_affected())
+        })?;
+        if deleted == 0 {
+            return Err(Error::NotFound { kind: "Flow run" });
+        }
+        Ok(())
+    }
+
+    /// Proposes a state for a flow run and applies the orchestration policy's answer atomically.
+    pub async fn set_flow_run_state(
+        &self,
+        id: Uuid,
+        mut proposal: StateCreate,
+        force: bool,
+    ) -> Result<SetStateOutcome> {
+        proposal.state_details.flow_run_id = Some(id);
+        for _ in 0..MAX_STATE_RACES {
+            let mut run = self.read_flow_run(id).await?;
+            let previous = run.state.clone();
+            let facts = FlowRunFacts {
+                current: previous.as_ref(),
+                run_count: run.run_count,
+                retries: run
+                    .empirical_policy
+                    .retries
+                    .unwrap_or(run.empirical_policy.max_retries),
+                retry_delay_seconds: run
+                    .empirical_policy
+                    .retry_delay
+                    .map(|d| d as f64)
+                    .unwrap_or(run.empirical_policy.retry_delay_seconds),
+                has_deployment: run.deployment_id.is_some(),
+                has_infrastructure: run.infrastructure_pid.is_some(),
+            };
+            let now = Timestamp::now();
+            let decision = decide(&facts, proposal.clone(), force, now);
+            let Some(to_write) = decision.state_to_write().cloned() else {
+                return Ok(SetStateOutcome {
+                    result: decision.into_result(previous),
+                    written: false,
+                    event: None,
+                });
+            };
+            if matches!(decision, Decision::Reject { .. })
+                && to_write.display_name() == "AwaitingRetry"
+            {
+                run.empirical_policy.retry_type = Some("in_process".into());
+            }
+            let version = run.updated;
+            let written = apply_state(&mut run, to_write);
+            if !self
+                .write_flow_run(&mut run, version, Some(&written))
+                .await?
+            {
+                continue;
+            }
+            let flow_name = self.read_flow(run.flow_id).await.ok().map(|f| f.name);
+            let event = flow_run_state_event(
+                &run,
+                flow_name.as_deref(),
+                previous.as_ref(),
+                &written,
+                None,
+            );
+            let result = match decision {
+                Decision::Accept(_) => Decision::Accept(written),
+                Decision::Reject { reason, .. } => Decision::Reject {
+                    state: Some(written),
+                    reason,
+                },
+                other => other,
+            };
+            return Ok(SetStateOutcome {
+                result: result.into_result(None),
+                written: true,
+                event: Some(event),
+            });
+        }
+        Err(Error::Conflict(
+            "flow run state changed concurrently; retry".into(),
+        ))
+    }
+
+    /// A flow run's state history, oldest first.
+    pub async fn flow_run_states(&self, flow_run_id: Uuid) -> Result<Vec<State>> {
+        self.run_states("flow_run_state", "flow_run_id", flow_run_id)
+            .await
+    }
+
+    /// One state by id, from the flow-run or task-run history.
+    pub async fn read_state(&self, table: &'static str, id: Uuid) -> Result<State> {
+        let sql = format!("SELECT doc FROM {table} WHERE id = $1");
+        let row: Option<(String,)> = on_pool!(read &self.db, pool => sqlx::query_as(&sql)
+            .bind(id.to_string()).fetch_optional(pool).await)?;
+        let (doc,) = row.ok_or(Error::NotFound { kind: "State" })?;
+        Ok(serde_json::from_str(&doc)?)
+    }
+
+    pub(crate) async fn run_states(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        run_id: Uuid,
+    ) -> Result<Vec<State>> {
+        let sql = format!("SELECT doc FROM {table} WHERE {column} = $1 ORDER BY timestamp, id");
+        let rows: Vec<(String,)> = on_pool!(read &self.db, pool => sqlx::query_as(&sql)
+            .bind(run_id.to_string()).fetch_all(pool).await)?;
+        rows.iter()
+            .map(|(doc,)| Ok(serde_json::from_str(doc)?))
+            .collect()
+    }
+}
+
+/// Inserts one row of a state-history table (`$table`, keyed by run column `$column`) on the
+/// executor `$tx`, inside the caller's transaction. A macro rather than a generic function: sqlx's
+/// executor bounds would otherwise make the callers' futures lose `Send`.
+macro_rules! insert_state {
+    ($tx:expr, $table:literal, $column:literal, $run_id:expr, $state:expr) => {{
+        let state: &weir_core::State = $state;
+        let doc = serde_json::to_string(state).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        sqlx::query(concat!(
+            "INSERT INTO ",
+            $table,
+            " (id, ",
+            $column,
+            ", timestamp, doc) VALUES ($1, $2, $3, $4)"
+        ))
+        .bind(state.id.to_string())
+        .bind($run_id.to_string())
+        .bind(state.timestamp.to_canonical())
+        .bind(doc)
+        .execute($tx)
+        .await?;
+    }};
+}
+pub(crate) use insert_state;
+
+fn decode_run(doc: &str) -> Result<FlowRun> {
+    let mut run: FlowRun = serde_json::from_str(doc)?;
+    run.refresh_estimates(Timestamp::now());
+    Ok(run)
+}
+
+const INSERT_FLOW_RUN: &str = "INSERT INTO flow_run (id, flow_id, name, state_id, state_type, \
+    state_name, tags, deployment_id, work_queue_name, work_queue_id, work_pool_id, flow_version, \
+    parent_task_run_id, idempotency_key, start_time, end_time, expected_start_time, \
+    next_scheduled_start_time, created, updated, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+    $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+    ON CONFLICT (flow_id, idempotency_key) DO NOTHING";
+
+const UPDATE_FLOW_RUN: &str = "UPDATE flow_run SET name = $1, state_id = $2, state_type = $3, \
+    state_name = $4, tags = $5, flow_version = $6, start_time = $7, end_time = $8, \
+    expected_start_time = $9, next_scheduled_start_time = $10, updated = $11, doc = $12, \
+    work_queue_name = $13, work_queue_id = $14, work_pool_id = $15, deployment_id = $16 \
+    WHERE id = $17 AND updated = $18";

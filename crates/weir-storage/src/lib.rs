@@ -1,0 +1,116 @@
+//! Weir's store: every read and write of the server goes through [`Store`], over SQLite (the embedded
+//! default: one file, WAL, a single writer connection so writers queue instead of failing with
+//! "database is locked") or PostgreSQL (the production store).
+//!
+//! Both backends run the same portable SQL (see `migrations/`); the [`db`] module renders the filter
+//! predicates of `weir-core` and dispatches each query to the backend's native sqlx driver.
+//! Orchestration happens here too, inside the write: the current state is read, `weir-core`'s policy
+//! decides, and the run is updated with a compare-and-swap on its state id, so two concurrent
+//! proposals for one run can never both be accepted, on either backend.
+
+mod db;
+mod events;
+mod flow_runs;
+mod flows;
+mod logs;
+mod task_runs;
+
+pub use db::Backend;
+pub use events::EVENT_RETENTION_HINT;
+pub use flow_runs::SetStateOutcome;
+
+use std::path::Path;
+
+/// Errors of the store. Each variant says what the caller should do with it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object does not exist: answer 404.
+    #[error("{kind} not found")]
+    NotFound { kind: &'static str },
+    /// The request conflicts with stored data (e.g. a name already taken): answer 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request refers to something that does not exist or is otherwise unusable: answer 422.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database is busy or unreachable; the request may be retried: answer 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Any other database failure: answer 500.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// Migrations could not be applied at start.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored document could not be read back: the database holds data Weir did not write.
+    #[error("stored document is corrupt: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    /// The database URL is not one Weir can use.
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgresql://...")]
+    UnsupportedUrl(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Error::Unavailable(err)
+            }
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // SQLite 5/6 (busy, locked); PostgreSQL 40001/40P01 (serialization, deadlock).
+                if matches!(code.as_ref(), "5" | "6" | "517" | "40001" | "40P01") {
+                    Error::Unavailable(err)
+                } else if db.is_unique_violation() {
+                    Error::Conflict("an object with this key already exists".into())
+                } else {
+                    Error::Database(err)
+                }
+            }
+            _ => Error::Database(err),
+        }
+    }
+}
+
+/// `Result` with the store's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The handle to Weir's database. Cheap to clone; clones share the connection pools.
+#[derive(Clone)]
+pub struct Store {
+    db: db::Db,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    /// `sqlite://PATH` (or `sqlite::memory:`) and `postgres[ql]://...` are accepted.
+    pub async fn open(url: &str) -> Result<Store> {
+        let db = db::Db::connect(url).await?;
+        db.migrate().await?;
+        Ok(Store { db })
+    }
+
+    /// Opens the SQLite database file at `path`, creating it and its folder.
+    pub async fn open_sqlite_file(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::Invalid(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        Store::open(&format!("sqlite://{}", path.display())).await
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// Checks that the database answers (for `/api/ready`).
+    pub async fn ping(&self) -> Result<()> {
+        self.db.ping().await
+    }
+
+    /// Closes the pools, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.db.close().await
+    }
+}

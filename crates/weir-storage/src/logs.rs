@@ -1,0 +1,84 @@
+//! Logs: batched inserts and filtered reads.
+
+use crate::db::{bind_all, on_pool, opt_text};
+use crate::{Result, Store};
+use uuid::Uuid;
+use weir_core::filters::{LogFilterBody, Predicate, Sort};
+use weir_core::schemas::{Log, LogCreate};
+use weir_core::Timestamp;
+
+impl Store {
+    /// Stores a batch of log lines in one transaction.
+    pub async fn create_logs(&self, logs: Vec<LogCreate>) -> Result<usize> {
+        let now = Timestamp::now().to_canonical();
+        let count = logs.len();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for log in &logs {
+                sqlx::query("INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, \
+                             timestamp, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(Uuid::now_v7().to_string()).bind(opt_text(log.flow_run_id))
+                    .bind(opt_text(log.task_run_id)).bind(&log.name).bind(log.level)
+                    .bind(&log.message).bind(log.timestamp.to_canonical()).bind(&now)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        })?;
+        Ok(count)
+    }
+
+    /// Logs matching a filter body, oldest first unless sorted otherwise.
+    pub async fn filter_logs(&self, body: &LogFilterBody) -> Result<Vec<Log>> {
+        let predicate = body
+            .logs
+            .as_ref()
+            .map(|f| f.predicate())
+            .unwrap_or(Predicate::True);
+        let mut sql = self.db.builder();
+        sql.push("SELECT id, flow_run_id, task_run_id, name, level, message, timestamp, created FROM log WHERE ");
+        sql.predicate(&predicate);
+        sql.push(" ORDER BY ")
+            .push(body.sort.unwrap_or(Sort::TimestampAsc).order_by());
+        sql.page(body.limit, body.offset);
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            i64,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = on_pool!(read &self.db, pool =>
+            bind_all!(sqlx::query_as(&sql.sql), sql.args).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(
+                |(id, flow_run_id, task_run_id, name, level, message, timestamp, created)| {
+                    let created: Timestamp = created.parse().map_err(corrupt)?;
+                    Ok(Log {
+                        id: id.parse().map_err(corrupt)?,
+                        created,
+                        updated: created,
+                        name,
+                        level,
+                        message,
+                        timestamp: timestamp.parse().map_err(corrupt)?,
+                        flow_run_id: flow_run_id
+                            .map(|s| s.parse())
+                            .transpose()
+                            .map_err(corrupt)?,
+                        task_run_id: task_run_id
+                            .map(|s| s.parse())
+                            .transpose()
+                            .map_err(corrupt)?,
+                    })
+                },
+            )
+            .collect()
+    }
+}
+
+fn corrupt(err: impl std::fmt::Display) -> crate::Error {
+    crate::Error::Corrupt(serde::de::Error::custom(err))
+}
