@@ -175,11 +175,7 @@ fn cancelling_an_unclaimed_scheduled_run_cancels_it_at_once() {
 
 #[test]
 fn the_claim_lock_aborts_a_second_pending() {
-    for held in [
-        StateType::Pending,
-        StateType::Running,
-        StateType::Cancelled,
-    ] {
+    for held in [StateType::Pending, StateType::Running, StateType::Cancelled] {
         let current = state(held, held.default_name());
         let decision = propose(
             &facts(Some(&current)),
