@@ -1,1 +1,243 @@
-//! weir-client
+//! A typed HTTP client for Weir's REST API, which is Prefect 3's: the same client talks to a Weir
+//! server or a real Prefect server. Used by the CLI, the SDK, the workers and the tests.
+
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+use weir_core::schemas::{
+    Flow, FlowRun, FlowRunCreate, Log, LogCreate, OrchestrationResult, TaskRun,
+};
+use weir_core::{State, StateCreate};
+
+/// Errors of API calls.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server could not be reached or the connection broke.
+    #[error("cannot reach {url}: {source}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error status; `body` is its JSON (or text) answer.
+    #[error("{method} {url} answered {status}: {body}")]
+    Status {
+        method: Method,
+        url: String,
+        status: StatusCode,
+        body: String,
+    },
+    /// The answer was not the JSON the call expects.
+    #[error("unexpected answer from {url}: {source}")]
+    Decode {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Error {
+    /// The HTTP status of an error answer, if the server gave one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// `Result` with the client's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How the client authenticates.
+#[derive(Clone, Debug, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    /// HTTP Basic with a `user:password` string (`PREFECT_API_AUTH_STRING`).
+    Basic(String),
+    /// `Authorization: Bearer <key>` (`PREFECT_API_KEY`).
+    Bearer(String),
+}
+
+/// A client of one server. Cheap to clone (the connection pool is shared).
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    auth: Auth,
+}
+
+impl Client {
+    /// A client of the API at `base_url` (e.g. `http://127.0.0.1:4200/api`).
+    pub fn new(base_url: &str, auth: Auth) -> Client {
+        Client {
+            base: base_url.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            auth,
+        }
+    }
+
+    /// The API base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request and returns the status and JSON body (`null` for an empty one). Error
+    /// statuses are returned as [`Error::Status`].
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value)> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.http.request(method.clone(), &url);
+        request = match &self.auth {
+            Auth::None => request,
+            Auth::Basic(secret) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
+                request.header("Authorization", format!("Basic {encoded}"))
+            }
+            Auth::Bearer(key) => request.bearer_auth(key),
+        };
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|source| Error::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|source| Error::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        if !status.is_success() {
+            return Err(Error::Status {
+                method,
+                url,
+                status,
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        if bytes.is_empty() {
+            return Ok((status, Value::Null));
+        }
+        let value =
+            serde_json::from_slice(&bytes).map_err(|source| Error::Decode { url, source })?;
+        Ok((status, value))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<T> {
+        let (_, value) = self.request(method, path, body).await?;
+        let url = format!("{}{}", self.base, path);
+        serde_json::from_value(value).map_err(|source| Error::Decode { url, source })
+    }
+
+    fn to_json(value: &impl Serialize) -> Value {
+        serde_json::to_value(value).unwrap_or(Value::Null)
+    }
+
+    /// `GET /health`.
+    pub async fn health(&self) -> Result<bool> {
+        self.call(Method::GET, "/health", None).await
+    }
+
+    /// `GET /admin/version`: the server's Prefect-compatible version.
+    pub async fn server_version(&self) -> Result<String> {
+        self.call(Method::GET, "/admin/version", None).await
+    }
+
+    /// Creates or finds a flow by name.
+    pub async fn create_flow(&self, name: &str) -> Result<Flow> {
+        let body = json!({ "name": name, "tags": [], "labels": {} });
+        self.call(Method::POST, "/flows/", Some(&body)).await
+    }
+
+    /// Reads a flow.
+    pub async fn read_flow(&self, id: Uuid) -> Result<Flow> {
+        self.call(Method::GET, &format!("/flows/{id}"), None).await
+    }
+
+    /// Creates a flow run.
+    pub async fn create_flow_run(&self, create: &FlowRunCreate) -> Result<FlowRun> {
+        let body = Self::to_json(create);
+        self.call(Method::POST, "/flow_runs/", Some(&body)).await
+    }
+
+    /// Reads a flow run.
+    pub async fn read_flow_run(&self, id: Uuid) -> Result<FlowRun> {
+        self.call(Method::GET, &format!("/flow_runs/{id}"), None)
+            .await
+    }
+
+    /// Proposes a flow-run state.
+    pub async fn set_flow_run_state(
+        &self,
+        id: Uuid,
+        state: &StateCreate,
+        force: bool,
+    ) -> Result<OrchestrationResult> {
+        let body = json!({ "state": Self::to_json(state), "force": force });
+        self.call(
+            Method::POST,
+            &format!("/flow_runs/{id}/set_state"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Flow runs matching a filter body.
+    pub async fn filter_flow_runs(&self, filter: &Value) -> Result<Vec<FlowRun>> {
+        self.call(Method::POST, "/flow_runs/filter", Some(filter))
+            .await
+    }
+
+    /// Task runs matching a filter body.
+    pub async fn filter_task_runs(&self, filter: &Value) -> Result<Vec<TaskRun>> {
+        self.call(Method::POST, "/task_runs/filter", Some(filter))
+            .await
+    }
+
+    /// A flow run's state history.
+    pub async fn flow_run_states(&self, flow_run_id: Uuid) -> Result<Vec<State>> {
+        self.call(
+            Method::GET,
+            &format!("/flow_run_states/?flow_run_id={flow_run_id}"),
+            None,
+        )
+        .await
+    }
+
+    /// A task run's state history.
+    pub async fn task_run_states(&self, task_run_id: Uuid) -> Result<Vec<State>> {
+        self.call(
+            Method::GET,
+            &format!("/task_run_states/?task_run_id={task_run_id}"),
+            None,
+        )
+        .await
+    }
+
+    /// Sends a batch of log lines.
+    pub async fn create_logs(&self, logs: &[LogCreate]) -> Result<()> {
+        let body = Self::to_json(&logs);
+        self.request(Method::POST, "/logs/", Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Log lines matching a filter body.
+    pub async fn filter_logs(&self, filter: &Value) -> Result<Vec<Log>> {
+        self.call(Method::POST, "/logs/filter", Some(filter)).await
+    }
+}

@@ -25,7 +25,7 @@ pub struct Flow {
 }
 
 /// Body of `POST /flows/`: creates the flow or returns the one with that name.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlowCreate {
     pub name: String,
@@ -37,7 +37,7 @@ pub struct FlowCreate {
 }
 
 /// Body of `PATCH /flows/{id}`.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlowUpdate {
     #[serde(default)]
@@ -139,7 +139,7 @@ impl FlowRun {
 }
 
 /// Body of `POST /flow_runs/`.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct FlowRunCreate {
     pub flow_id: Uuid,
     #[serde(default)]
@@ -179,7 +179,7 @@ pub struct FlowRunCreate {
 }
 
 /// Body of `PATCH /flow_runs/{id}`: only the fields present are changed.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlowRunUpdate {
     #[serde(default)]
@@ -293,7 +293,7 @@ impl TaskRun {
 }
 
 /// Body of `POST /task_runs/`.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskRunCreate {
     #[serde(default)]
     pub id: Option<Uuid>,
@@ -338,7 +338,7 @@ pub struct Log {
 }
 
 /// One element of the body of `POST /logs/`.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct LogCreate {
     pub name: String,
     pub level: i64,
@@ -351,7 +351,7 @@ pub struct LogCreate {
 }
 
 /// Body of `POST /flow_runs/{id}/set_state` and `POST /task_runs/{id}/set_state`.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct SetStateRequest {
     pub state: StateCreate,
     #[serde(default)]

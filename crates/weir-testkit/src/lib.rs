@@ -126,28 +126,48 @@ impl Drop for TestServer {
     }
 }
 
-/// Defines `mod $name { sqlite(), postgres() }`: the same async test body run against a fresh store
-/// of each backend. The body sees the store as `$store`.
+/// Defines `mod $name { sqlite(), postgres() }`: the same async test body run against a fresh
+/// [`TestDb`] of each backend, bound to `$db`.
 #[macro_export]
-macro_rules! storage_test {
-    ($name:ident, |$store:ident| $body:block) => {
+macro_rules! backend_test {
+    ($name:ident, |$db:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let db = $crate::sqlite_db().await;
-                let $store = $crate::open(&db).await;
+                let $db = $crate::sqlite_db().await;
                 $body
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let db = $crate::postgres_db().await;
-                let $store = $crate::open(&db).await;
+                let $db = $crate::postgres_db().await;
                 $body
             }
         }
+    };
+}
+
+/// A [`backend_test!`] whose body sees a migrated [`Store`] as `$store`.
+#[macro_export]
+macro_rules! storage_test {
+    ($name:ident, |$store:ident| $body:block) => {
+        $crate::backend_test!($name, |db| {
+            let $store = $crate::open(&db).await;
+            $body
+        });
+    };
+}
+
+/// A [`backend_test!`] whose body sees a running [`TestServer`] as `$server`.
+#[macro_export]
+macro_rules! server_test {
+    ($name:ident, |$server:ident| $body:block) => {
+        $crate::backend_test!($name, |db| {
+            let $server = $crate::TestServer::start($crate::open(&db).await).await;
+            $body
+        });
     };
 }
