@@ -74,9 +74,12 @@ impl Db {
                 .pragma("cache_size", "-16000")
                 .pragma("temp_store", "memory");
             let in_memory = url.contains(":memory:");
+            // A local file needs no liveness probe before each use; skipping it saves a round trip
+            // to the connection's worker thread on every query.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.clone())
                 .await?;
@@ -86,6 +89,7 @@ impl Db {
             } else {
                 SqlitePoolOptions::new()
                     .max_connections(4)
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options.read_only(true))
                     .await?

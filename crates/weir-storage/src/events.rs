@@ -1,6 +1,7 @@
 //! Events: stored as they arrive (for `/events/filter` and the replay of `/events/out`).
 
 use crate::db::{bind_all, on_pool};
+use crate::writer::Statement;
 use crate::{Result, Store};
 use weir_core::events::{Event, EventFilter, EventOrder};
 use weir_core::filters::SqlValue;
@@ -11,22 +12,27 @@ pub const EVENT_RETENTION_HINT: f64 = 86_400.0;
 
 impl Store {
     /// Stores a batch of events; an event id seen before is ignored, so redelivery is harmless.
+    /// The rows join the group-commit writer's next transaction.
     pub async fn insert_events(&self, events: &[Event]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
+        let mut statements = Vec::with_capacity(events.len());
+        for event in events {
+            statements.push(Statement {
+                sql: "INSERT INTO event (id, occurred, event, resource_id, doc) \
+                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                args: vec![
+                    Some(event.id.to_string()),
+                    Some(event.occurred.to_canonical()),
+                    Some(event.event.clone()),
+                    Some(event.resource_id().to_owned()),
+                    Some(serde_json::to_string(event)?),
+                ],
+            });
         }
-        on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            for event in events {
-                let doc = serde_json::to_string(event).map_err(|e| sqlx::Error::Encode(e.into()))?;
-                sqlx::query("INSERT INTO event (id, occurred, event, resource_id, doc) \
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING")
-                    .bind(event.id.to_string()).bind(event.occurred.to_canonical())
-                    .bind(&event.event).bind(event.resource_id()).bind(doc)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        })?;
+        // Each event is its own guarded write: a duplicate skips only itself.
+        let writes = statements.into_iter().map(|s| self.writer.write(vec![s]));
+        for outcome in futures_join(writes).await {
+            outcome?;
+        }
         Ok(())
     }
 
@@ -85,4 +91,9 @@ impl Store {
         }
         Ok((events, total))
     }
+}
+
+/// Awaits every future, in order, letting them all queue before the first completes.
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    futures::future::join_all(futures).await
 }

@@ -3,6 +3,7 @@
 
 use crate::db::{bind_all, on_pool, opt_text, tags_column};
 use crate::flows::flow_run_labels;
+use crate::writer::Statement;
 use crate::{Error, Result, Store};
 use uuid::Uuid;
 use weir_core::events::{flow_run_state_event, Event};
@@ -29,14 +30,13 @@ impl Store {
     /// Creates a flow run in its initial state (PENDING when none is given). When the flow already
     /// has a run with the same idempotency key, that run is returned and the flag is `false`.
     pub async fn create_flow_run(&self, create: FlowRunCreate) -> Result<(FlowRun, bool)> {
-        let flow = self.read_flow(create.flow_id).await.map_err(|e| match e {
-            Error::NotFound { .. } => {
-                Error::Invalid(format!("flow_id: flow {} not found", create.flow_id))
-            }
+        let flow_id = create.flow_id;
+        self.flow_name(flow_id).await.map_err(|e| match e {
+            Error::NotFound { .. } => Error::Invalid(format!("flow_id: flow {flow_id} not found")),
             other => other,
         })?;
         if let Some(key) = &create.idempotency_key {
-            if let Some(run) = self.flow_run_by_idempotency_key(flow.id, key).await? {
+            if let Some(run) = self.flow_run_by_idempotency_key(flow_id, key).await? {
                 return Ok((run, false));
             }
         }
@@ -50,7 +50,7 @@ impl Store {
                 .name
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(weir_core::names::random_run_name),
-            flow_id: flow.id,
+            flow_id,
             state_id: None,
             deployment_id: create.deployment_id,
             deployment_version: None,
@@ -62,7 +62,7 @@ impl Store {
             context: create.context,
             empirical_policy: create.empirical_policy,
             tags: create.tags,
-            labels: flow_run_labels(flow.id, create.labels),
+            labels: flow_run_labels(flow_id, create.labels),
             parent_task_run_id: create.parent_task_run_id,
             state_type: None,
             state_name: None,
@@ -89,31 +89,40 @@ impl Store {
         proposal.state_details.flow_run_id = Some(id);
         let state = apply_state(&mut run, State::from_proposal(proposal, now));
         run.refresh_estimates(now);
-        let inserted = on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query(INSERT_FLOW_RUN)
-                .bind(run.id.to_string()).bind(run.flow_id.to_string()).bind(&run.name)
-                .bind(opt_text(run.state_id)).bind(run.state_type.map(|t| t.as_str()))
-                .bind(run.state_name.clone()).bind(tags_column(&run.tags))
-                .bind(opt_text(run.deployment_id)).bind(run.work_queue_name.clone())
-                .bind(opt_text(run.work_queue_id)).bind(opt_text(run.work_pool_id))
-                .bind(run.flow_version.clone()).bind(opt_text(run.parent_task_run_id))
-                .bind(run.idempotency_key.clone()).bind(opt_text(run.start_time))
-                .bind(opt_text(run.end_time)).bind(opt_text(run.expected_start_time))
-                .bind(opt_text(run.next_scheduled_start_time))
-                .bind(run.created.to_canonical()).bind(run.updated.to_canonical())
-                .bind(serde_json::to_string(&run).map_err(|e| sqlx::Error::Encode(e.into()))?)
-                .execute(&mut *tx).await?;
-            if done.rows_affected() == 1 {
-                insert_state!(&mut *tx, "flow_run_state", "flow_run_id", id, &state);
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(done.rows_affected())
-        })?;
-        if inserted == 0 {
+        let insert = Statement {
+            sql: INSERT_FLOW_RUN,
+            args: vec![
+                Some(run.id.to_string()),
+                Some(run.flow_id.to_string()),
+                Some(run.name.clone()),
+                opt_text(run.state_id),
+                run.state_type.map(|t| t.as_str().to_owned()),
+                run.state_name.clone(),
+                Some(tags_column(&run.tags)),
+                opt_text(run.deployment_id),
+                run.work_queue_name.clone(),
+                opt_text(run.work_queue_id),
+                opt_text(run.work_pool_id),
+                run.flow_version.clone(),
+                opt_text(run.parent_task_run_id),
+                run.idempotency_key.clone(),
+                opt_text(run.start_time),
+                opt_text(run.end_time),
+                opt_text(run.expected_start_time),
+                opt_text(run.next_scheduled_start_time),
+                Some(run.created.to_canonical()),
+                Some(run.updated.to_canonical()),
+                Some(serde_json::to_string(&run)?),
+            ],
+        };
+        let inserted = self
+            .writer
+            .write(vec![insert, state_row(FLOW_RUN_STATE, id, &state)?])
+            .await?;
+        if !inserted {
             // A concurrent create with the same idempotency key won the race.
             let key = run.idempotency_key.clone().unwrap_or_default();
-            let existing = self.flow_run_by_idempotency_key(flow.id, &key).await?;
+            let existing = self.flow_run_by_idempotency_key(flow_id, &key).await?;
             return existing
                 .map(|r| (r, false))
                 .ok_or(Error::NotFound { kind: "Flow run" });
@@ -221,30 +230,35 @@ impl Store {
         new_state: Option<&State>,
     ) -> Result<bool> {
         run.updated = Timestamp::now().max(version.plus_seconds(0.000_001));
-        let doc = serde_json::to_string(&*run)?;
         let run = &*run;
-        let written = on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query(UPDATE_FLOW_RUN)
-                .bind(&run.name).bind(opt_text(run.state_id)).bind(run.state_type.map(|t| t.as_str()))
-                .bind(run.state_name.clone()).bind(tags_column(&run.tags))
-                .bind(run.flow_version.clone()).bind(opt_text(run.start_time))
-                .bind(opt_text(run.end_time)).bind(opt_text(run.expected_start_time))
-                .bind(opt_text(run.next_scheduled_start_time)).bind(run.updated.to_canonical())
-                .bind(doc).bind(run.work_queue_name.clone()).bind(opt_text(run.work_queue_id))
-                .bind(opt_text(run.work_pool_id)).bind(opt_text(run.deployment_id))
-                .bind(run.id.to_string()).bind(version.to_canonical())
-                .execute(&mut *tx).await?;
-            let written = done.rows_affected() == 1;
-            if written {
-                if let Some(state) = new_state {
-                    insert_state!(&mut *tx, "flow_run_state", "flow_run_id", run.id, state);
-                }
-                tx.commit().await?;
-            }
-            Ok::<_, sqlx::Error>(written)
-        })?;
-        Ok(written)
+        let update = Statement {
+            sql: UPDATE_FLOW_RUN,
+            args: vec![
+                Some(run.name.clone()),
+                opt_text(run.state_id),
+                run.state_type.map(|t| t.as_str().to_owned()),
+                run.state_name.clone(),
+                Some(tags_column(&run.tags)),
+                run.flow_version.clone(),
+                opt_text(run.start_time),
+                opt_text(run.end_time),
+                opt_text(run.expected_start_time),
+                opt_text(run.next_scheduled_start_time),
+                Some(run.updated.to_canonical()),
+                Some(serde_json::to_string(run)?),
+                run.work_queue_name.clone(),
+                opt_text(run.work_queue_id),
+                opt_text(run.work_pool_id),
+                opt_text(run.deployment_id),
+                Some(run.id.to_string()),
+                Some(version.to_canonical()),
+            ],
+        };
+        let mut statements = vec![update];
+        if let Some(state) = new_state {
+            statements.push(state_row(FLOW_RUN_STATE, run.id, state)?);
+        }
+        self.writer.write(statements).await
     }
 
     /// Deletes a flow run with its states and task runs.
@@ -317,7 +331,7 @@ impl Store {
             {
                 continue;
             }
-            let flow_name = self.read_flow(run.flow_id).await.ok().map(|f| f.name);
+            let flow_name = self.flow_name(run.flow_id).await.ok();
             let event = flow_run_state_event(
                 &run,
                 flow_name.as_deref(),
@@ -373,6 +387,22 @@ impl Store {
             .collect()
     }
 }
+
+/// The statement inserting one row of a state-history table.
+pub(crate) fn state_row(sql: &'static str, run_id: Uuid, state: &State) -> Result<Statement> {
+    Ok(Statement {
+        sql,
+        args: vec![
+            Some(state.id.to_string()),
+            Some(run_id.to_string()),
+            Some(state.timestamp.to_canonical()),
+            Some(serde_json::to_string(state)?),
+        ],
+    })
+}
+
+const FLOW_RUN_STATE: &str =
+    "INSERT INTO flow_run_state (id, flow_run_id, timestamp, doc) VALUES ($1, $2, $3, $4)";
 
 /// Inserts one row of a state-history table (`$table`, keyed by run column `$column`) on the
 /// executor `$tx`, inside the caller's transaction. A macro rather than a generic function: sqlx's

@@ -51,6 +51,23 @@ impl Store {
         Ok(serde_json::from_str(&doc)?)
     }
 
+    /// The name of the flow with this id (cached: names never change).
+    pub async fn flow_name(&self, id: Uuid) -> Result<String> {
+        if let Some(name) = self
+            .flow_names
+            .read()
+            .ok()
+            .and_then(|names| names.get(&id).cloned())
+        {
+            return Ok(name);
+        }
+        let flow = self.read_flow(id).await?;
+        if let Ok(mut names) = self.flow_names.write() {
+            names.insert(id, flow.name.clone());
+        }
+        Ok(flow.name)
+    }
+
     /// The flow with this name, if any.
     pub async fn read_flow_by_name(&self, name: &str) -> Result<Option<Flow>> {
         let row: Option<(String,)> = on_pool!(read &self.db, pool => sqlx::query_as(
@@ -119,6 +136,9 @@ impl Store {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(done.rows_affected())
         })?;
+        if let Ok(mut names) = self.flow_names.write() {
+            names.remove(&id);
+        }
         if deleted == 0 {
             return Err(Error::NotFound { kind: "Flow" });
         }

@@ -14,6 +14,7 @@ mod flow_runs;
 mod flows;
 mod logs;
 mod task_runs;
+mod writer;
 
 pub use db::Backend;
 pub use events::EVENT_RETENTION_HINT;
@@ -52,20 +53,12 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
+        if writer::is_retryable(&err) {
+            return Error::Unavailable(err);
+        }
         match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Error::Unavailable(err)
-            }
-            sqlx::Error::Database(db) => {
-                let code = db.code().unwrap_or_default();
-                // SQLite 5/6 (busy, locked); PostgreSQL 40001/40P01 (serialization, deadlock).
-                if matches!(code.as_ref(), "5" | "6" | "517" | "40001" | "40P01") {
-                    Error::Unavailable(err)
-                } else if db.is_unique_violation() {
-                    Error::Conflict("an object with this key already exists".into())
-                } else {
-                    Error::Database(err)
-                }
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Error::Conflict("an object with this key already exists".into())
             }
             _ => Error::Database(err),
         }
@@ -79,6 +72,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     db: db::Db,
+    writer: writer::Writer,
+    /// Flow names by id. Names never change, so entries stay valid until the flow is deleted.
+    flow_names: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<uuid::Uuid, String>>>,
 }
 
 impl Store {
@@ -87,7 +83,12 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store> {
         let db = db::Db::connect(url).await?;
         db.migrate().await?;
-        Ok(Store { db })
+        let writer = writer::Writer::spawn(db.clone());
+        Ok(Store {
+            db,
+            writer,
+            flow_names: Default::default(),
+        })
     }
 
     /// Opens the SQLite database file at `path`, creating it and its folder.

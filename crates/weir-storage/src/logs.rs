@@ -1,6 +1,7 @@
 //! Logs: batched inserts and filtered reads.
 
 use crate::db::{bind_all, on_pool, opt_text};
+use crate::writer::Statement;
 use crate::{Result, Store};
 use uuid::Uuid;
 use weir_core::filters::{LogFilterBody, Predicate, Sort};
@@ -12,18 +13,26 @@ impl Store {
     pub async fn create_logs(&self, logs: Vec<LogCreate>) -> Result<usize> {
         let now = Timestamp::now().to_canonical();
         let count = logs.len();
-        on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            for log in &logs {
-                sqlx::query("INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, \
-                             timestamp, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                    .bind(Uuid::now_v7().to_string()).bind(opt_text(log.flow_run_id))
-                    .bind(opt_text(log.task_run_id)).bind(&log.name).bind(log.level)
-                    .bind(&log.message).bind(log.timestamp.to_canonical()).bind(&now)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        })?;
+        let statements: Vec<Statement> = logs
+            .into_iter()
+            .map(|log| Statement {
+                sql: "INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, \
+                      timestamp, created) VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT), $6, $7, $8)",
+                args: vec![
+                    Some(Uuid::now_v7().to_string()),
+                    opt_text(log.flow_run_id),
+                    opt_text(log.task_run_id),
+                    Some(log.name),
+                    Some(log.level.to_string()),
+                    Some(log.message),
+                    Some(log.timestamp.to_canonical()),
+                    Some(now.clone()),
+                ],
+            })
+            .collect();
+        if !statements.is_empty() {
+            self.writer.write(statements).await?;
+        }
         Ok(count)
     }
 
