@@ -35,8 +35,8 @@ CREATE TABLE flow_run (
     updated TEXT NOT NULL,
     doc TEXT NOT NULL
 );
+-- Also serves lookups by flow_id (its prefix).
 CREATE UNIQUE INDEX flow_run_idempotency ON flow_run (flow_id, idempotency_key);
-CREATE INDEX flow_run_flow ON flow_run (flow_id);
 CREATE INDEX flow_run_state_type ON flow_run (state_type, next_scheduled_start_time);
 CREATE INDEX flow_run_expected_start ON flow_run (expected_start_time);
 CREATE INDEX flow_run_parent_task ON flow_run (parent_task_run_id);

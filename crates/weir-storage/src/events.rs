@@ -1,7 +1,10 @@
 //! Events: stored as they arrive (for `/events/filter` and the replay of `/events/out`).
 
 use crate::db::{bind_all, on_pool};
-use crate::writer::Statement;
+use crate::writer::{values_rows, Statement};
+
+/// Rows per multi-row INSERT (5 values each).
+const EVENTS_PER_STATEMENT: usize = 500;
 use crate::{Result, Store};
 use weir_core::events::{Event, EventFilter, EventOrder};
 use weir_core::filters::SqlValue;
@@ -12,26 +15,33 @@ pub const EVENT_RETENTION_HINT: f64 = 86_400.0;
 
 impl Store {
     /// Stores a batch of events; an event id seen before is ignored, so redelivery is harmless.
-    /// The rows join the group-commit writer's next transaction.
+    /// Each chunk of the batch is one multi-row INSERT in the group-commit writer's next transaction.
     pub async fn insert_events(&self, events: &[Event]) -> Result<()> {
-        let mut statements = Vec::with_capacity(events.len());
-        for event in events {
-            statements.push(Statement {
-                sql: "INSERT INTO event (id, occurred, event, resource_id, doc) \
-                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                args: vec![
+        let mut statements = Vec::new();
+        for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+            let mut args = Vec::with_capacity(chunk.len() * 5);
+            for event in chunk {
+                args.extend([
                     Some(event.id.to_string()),
                     Some(event.occurred.to_canonical()),
                     Some(event.event.clone()),
                     Some(event.resource_id().to_owned()),
                     Some(serde_json::to_string(event)?),
-                ],
+                ]);
+            }
+            statements.push(Statement {
+                sql: format!(
+                    "INSERT INTO event (id, occurred, event, resource_id, doc) VALUES {} \
+                     ON CONFLICT (id) DO NOTHING",
+                    values_rows(chunk.len(), &["?"; 5])
+                )
+                .into(),
+                args,
             });
         }
-        // Each event is its own guarded write: a duplicate skips only itself.
-        let writes = statements.into_iter().map(|s| self.writer.write(vec![s]));
-        for outcome in futures_join(writes).await {
-            outcome?;
+        // A chunk made only of duplicates inserts nothing; that must not skip the next chunks.
+        for statement in statements {
+            self.writer.write(vec![statement]).await?;
         }
         Ok(())
     }
@@ -91,9 +101,4 @@ impl Store {
         }
         Ok((events, total))
     }
-}
-
-/// Awaits every future, in order, letting them all queue before the first completes.
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    futures::future::join_all(futures).await
 }

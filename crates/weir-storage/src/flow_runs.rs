@@ -90,7 +90,7 @@ impl Store {
         let state = apply_state(&mut run, State::from_proposal(proposal, now));
         run.refresh_estimates(now);
         let insert = Statement {
-            sql: INSERT_FLOW_RUN,
+            sql: INSERT_FLOW_RUN.into(),
             args: vec![
                 Some(run.id.to_string()),
                 Some(run.flow_id.to_string()),
@@ -232,7 +232,7 @@ impl Store {
         run.updated = Timestamp::now().max(version.plus_seconds(0.000_001));
         let run = &*run;
         let update = Statement {
-            sql: UPDATE_FLOW_RUN,
+            sql: UPDATE_FLOW_RUN.into(),
             args: vec![
                 Some(run.name.clone()),
                 opt_text(run.state_id),
@@ -391,7 +391,7 @@ impl Store {
 /// The statement inserting one row of a state-history table.
 pub(crate) fn state_row(sql: &'static str, run_id: Uuid, state: &State) -> Result<Statement> {
     Ok(Statement {
-        sql,
+        sql: sql.into(),
         args: vec![
             Some(state.id.to_string()),
             Some(run_id.to_string()),

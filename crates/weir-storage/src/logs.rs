@@ -1,7 +1,10 @@
 //! Logs: batched inserts and filtered reads.
 
 use crate::db::{bind_all, on_pool, opt_text};
-use crate::writer::Statement;
+use crate::writer::{values_rows, Statement};
+
+/// Rows per multi-row INSERT (8 values each, well under SQLite's 32,766 bind limit).
+const ROWS_PER_STATEMENT: usize = 500;
 use crate::{Result, Store};
 use uuid::Uuid;
 use weir_core::filters::{LogFilterBody, Predicate, Sort};
@@ -13,23 +16,35 @@ impl Store {
     pub async fn create_logs(&self, logs: Vec<LogCreate>) -> Result<usize> {
         let now = Timestamp::now().to_canonical();
         let count = logs.len();
-        let statements: Vec<Statement> = logs
-            .into_iter()
-            .map(|log| Statement {
-                sql: "INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, \
-                      timestamp, created) VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT), $6, $7, $8)",
-                args: vec![
+        // One multi-row INSERT per chunk: a batch of log lines costs a statement, not one per line.
+        let mut statements = Vec::new();
+        for chunk in logs.chunks(ROWS_PER_STATEMENT) {
+            let mut args = Vec::with_capacity(chunk.len() * 8);
+            for log in chunk {
+                args.extend([
                     Some(Uuid::now_v7().to_string()),
                     opt_text(log.flow_run_id),
                     opt_text(log.task_run_id),
-                    Some(log.name),
+                    Some(log.name.clone()),
                     Some(log.level.to_string()),
-                    Some(log.message),
+                    Some(log.message.clone()),
                     Some(log.timestamp.to_canonical()),
                     Some(now.clone()),
-                ],
-            })
-            .collect();
+                ]);
+            }
+            let rows = values_rows(
+                chunk.len(),
+                &["?", "?", "?", "?", "CAST(? AS BIGINT)", "?", "?", "?"],
+            );
+            statements.push(Statement {
+                sql: format!(
+                    "INSERT INTO log (id, flow_run_id, task_run_id, name, level, message, timestamp, created) \
+                     VALUES {rows}"
+                )
+                .into(),
+                args,
+            });
+        }
         if !statements.is_empty() {
             self.writer.write(statements).await?;
         }

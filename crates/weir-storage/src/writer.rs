@@ -17,7 +17,7 @@ const MAX_BATCH: usize = 256;
 
 /// One SQL statement with its text (or NULL) arguments.
 pub(crate) struct Statement {
-    pub sql: &'static str,
+    pub sql: std::borrow::Cow<'static, str>,
     pub args: Vec<Option<String>>,
 }
 
@@ -104,7 +104,7 @@ async fn apply(db: &Db, batch: &[Write]) -> std::result::Result<Vec<bool>, sqlx:
         for write in batch {
             let mut guard_held = true;
             for (index, statement) in write.statements.iter().enumerate() {
-                let mut query = sqlx::query(statement.sql);
+                let mut query = sqlx::query(&statement.sql);
                 for arg in &statement.args {
                     query = query.bind(arg.as_deref());
                 }
@@ -119,4 +119,38 @@ async fn apply(db: &Db, batch: &[Write]) -> std::result::Result<Vec<bool>, sqlx:
         tx.commit().await?;
         Ok(applied)
     })
+}
+
+/// Placeholders `($1, $2, ..), ($k, ..)` for `rows` rows, one value per entry of `columns`: each
+/// entry is a template in which `?` stands for the placeholder (`"?"`, or `"CAST(? AS BIGINT)"`
+/// where PostgreSQL needs the text argument typed).
+pub(crate) fn values_rows(rows: usize, columns: &[&str]) -> String {
+    let mut sql = String::with_capacity(rows * columns.len() * 6);
+    let mut number = 0;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for (index, template) in columns.iter().enumerate() {
+            if index > 0 {
+                sql.push_str(", ");
+            }
+            number += 1;
+            sql.push_str(&template.replace('?', &format!("${number}")));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_of_placeholders_are_numbered_in_order() {
+        assert_eq!(
+            super::values_rows(2, &["?", "CAST(? AS BIGINT)"]),
+            "($1, CAST($2 AS BIGINT)), ($3, CAST($4 AS BIGINT))"
+        );
+    }
 }
