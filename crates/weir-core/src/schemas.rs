@@ -124,18 +124,35 @@ impl FlowRun {
     /// Recomputes the fields Prefect derives at read time from the clock: how long the run has
     /// been running and how late it started (or is).
     pub fn refresh_estimates(&mut self, now: Timestamp) {
-        self.estimated_run_time = self.total_run_time;
-        if let Some(state) = &self.state {
-            if state.state_type == StateType::Running {
-                self.estimated_run_time += now.seconds_since(&state.timestamp).max(0.0);
-            }
-        }
-        self.estimated_start_time_delta = match (self.start_time, self.expected_start_time) {
-            (Some(start), Some(expected)) => start.seconds_since(&expected).max(0.0),
-            (None, Some(expected)) => now.seconds_since(&expected).max(0.0),
-            _ => 0.0,
-        };
+        (self.estimated_run_time, self.estimated_start_time_delta) = estimates(
+            self.total_run_time,
+            self.state.as_ref(),
+            self.start_time,
+            self.expected_start_time,
+            now,
+        );
     }
+}
+
+/// `(estimated_run_time, estimated_start_time_delta)` of a run at `now`: the run time so far
+/// (counting the current RUNNING stretch) and how late the run started, or is.
+fn estimates(
+    total_run_time: f64,
+    state: Option<&State>,
+    start_time: Option<Timestamp>,
+    expected_start_time: Option<Timestamp>,
+    now: Timestamp,
+) -> (f64, f64) {
+    let running_for = match state {
+        Some(s) if s.state_type == StateType::Running => now.seconds_since(&s.timestamp).max(0.0),
+        _ => 0.0,
+    };
+    let lateness = match (start_time, expected_start_time) {
+        (Some(start), Some(expected)) => start.seconds_since(&expected).max(0.0),
+        (None, Some(expected)) => now.seconds_since(&expected).max(0.0),
+        _ => 0.0,
+    };
+    (total_run_time + running_for, lateness)
 }
 
 /// Body of `POST /flow_runs/`.
@@ -278,17 +295,13 @@ pub struct TaskRun {
 impl TaskRun {
     /// Recomputes the clock-derived estimates, as [`FlowRun::refresh_estimates`] does.
     pub fn refresh_estimates(&mut self, now: Timestamp) {
-        self.estimated_run_time = self.total_run_time;
-        if let Some(state) = &self.state {
-            if state.state_type == StateType::Running {
-                self.estimated_run_time += now.seconds_since(&state.timestamp).max(0.0);
-            }
-        }
-        self.estimated_start_time_delta = match (self.start_time, self.expected_start_time) {
-            (Some(start), Some(expected)) => start.seconds_since(&expected).max(0.0),
-            (None, Some(expected)) => now.seconds_since(&expected).max(0.0),
-            _ => 0.0,
-        };
+        (self.estimated_run_time, self.estimated_start_time_delta) = estimates(
+            self.total_run_time,
+            self.state.as_ref(),
+            self.start_time,
+            self.expected_start_time,
+            now,
+        );
     }
 }
 
