@@ -1,7 +1,7 @@
 //! The event pipeline: every event (from `/events/in`, `POST /events`, or emitted by the server on a
 //! flow-run state change) enters one channel; a single background loop drains it in batches, stores
-//! the batch, feeds `prefect.task-run.*` events to the task-run recorder (in the same batch, so task
-//! runs appear within milliseconds), and broadcasts each event to the `/events/out` subscribers.
+//! the batch, then feeds `prefect.task-run.*` events to the task-run recorder (in the same batch, so
+//! task runs appear within milliseconds), and broadcasts each event to the `/events/out` subscribers.
 //!
 //! Batching is natural rather than timed: the loop takes whatever has queued up while the previous
 //! batch was being written, so an idle server writes each event at once and a busy one writes
@@ -83,11 +83,13 @@ impl EventPipeline {
                 e
             })
             .collect();
-        if let Err(err) = self.store.record_task_run_events(&batch).await {
-            tracing::error!(error = %err, events = batch.len(), "task-run recorder failed");
-        }
+        // Events are stored before their effects (task runs) become visible, so a client that sees
+        // a task run's state can also find the events that produced it.
         if let Err(err) = self.store.insert_events(&batch).await {
             tracing::error!(error = %err, events = batch.len(), "storing events failed");
+        }
+        if let Err(err) = self.store.record_task_run_events(&batch).await {
+            tracing::error!(error = %err, events = batch.len(), "task-run recorder failed");
         }
         for event in batch {
             // No subscribers is fine: nobody is listening.
