@@ -10,7 +10,6 @@
 use crate::options::Options;
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::{FnArg, Ident, Item, ItemFn, Pat, ReturnType, Type};
 
 /// Which attribute is being expanded.
@@ -64,16 +63,16 @@ fn argument_names(function: &ItemFn) -> syn::Result<Vec<Ident>> {
         .inputs
         .iter()
         .map(|input| match input {
-            FnArg::Receiver(receiver) => Err(syn::Error::new(
-                receiver.span(),
+            FnArg::Receiver(receiver) => Err(syn::Error::new_spanned(
+                receiver,
                 "flows and tasks are free functions; they cannot take `self`",
             )),
             FnArg::Typed(typed) => match &*typed.pat {
                 Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
                     Ok(pat.ident.clone())
                 }
-                other => Err(syn::Error::new(
-                    other.span(),
+                other => Err(syn::Error::new_spanned(
+                    other,
                     "flow and task arguments must be plain names, e.g. `rows: Vec<Row>`",
                 )),
             },
