@@ -24,7 +24,7 @@ const MAX_ATTEMPTS: u32 = 25;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-enum Command {
+pub(crate) enum Command {
     Event(Box<Event>),
     Flush(oneshot::Sender<()>),
 }
@@ -43,6 +43,13 @@ impl EventSender {
         let token = config.websocket_token();
         tokio::spawn(run(url, token, rx));
         EventSender { tx }
+    }
+
+    /// A sender whose events land on the returned receiver instead of a socket (unit tests).
+    #[cfg(test)]
+    pub(crate) fn capturing() -> (EventSender, mpsc::UnboundedReceiver<Command>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (EventSender { tx }, rx)
     }
 
     /// Queues an event; never blocks.

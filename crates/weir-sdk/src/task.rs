@@ -428,4 +428,95 @@ mod tests {
         };
         assert_eq!(retry_delay(&none, 1), 0.0);
     }
+
+    static FLAKY: Options = Options {
+        name: "flaky",
+        key: "m::flaky",
+        description: None,
+        version: None,
+        tags: &["etl"],
+        retries: 1,
+        retry_delay_seconds: &[0.0],
+        timeout_seconds: None,
+    };
+
+    /// The events of a task that fails once and then succeeds, in the shape of section iii of the
+    /// Prefect notes: one chain linked by `follows`, string-valued resources, the flow run and flow
+    /// as related resources, and the run count moving with the attempts.
+    #[tokio::test]
+    async fn a_retried_task_reports_prefect_shaped_events() {
+        use crate::events::{Command, EventSender};
+        let (sender, mut rx) = EventSender::capturing();
+        let flow_run = Uuid::now_v7();
+        let context = Arc::new(FlowContext::new(
+            flow_run,
+            "brave-otter".into(),
+            Uuid::now_v7(),
+            "etl".into(),
+            1,
+            sender,
+        ));
+        let mut calls = 0;
+        let value: Result<u32, Error> = context
+            .scope(run_task(&FLAKY, vec![("n", json!(1))], || {
+                calls += 1;
+                let attempt = calls;
+                async move {
+                    if attempt == 1 {
+                        Err(Error::TaskFailed {
+                            task: "flaky".into(),
+                            message: "first".into(),
+                        })
+                    } else {
+                        Ok(2)
+                    }
+                }
+            }))
+            .await;
+        assert_eq!(value.unwrap(), 2);
+        let mut events = Vec::new();
+        while let Ok(Command::Event(event)) = rx.try_recv() {
+            events.push(*event);
+        }
+        let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "prefect.task-run.Pending",
+                "prefect.task-run.Running",
+                "prefect.task-run.AwaitingRetry",
+                "prefect.task-run.Retrying",
+                "prefect.task-run.Completed",
+            ]
+        );
+        let counts: Vec<&str> = events
+            .iter()
+            .map(|e| e.resource["prefect.run-count"].as_str())
+            .collect();
+        assert_eq!(counts, ["0", "1", "1", "2", "2"]);
+        assert_eq!(events[0].follows, None);
+        for pair in events.windows(2) {
+            assert_eq!(pair[1].follows, Some(pair[0].id));
+            assert_eq!(pair[0].resource_id(), pair[1].resource_id());
+        }
+        let awaiting = &events[2];
+        assert_eq!(awaiting.resource["prefect.state-type"], "SCHEDULED");
+        assert_eq!(awaiting.resource["prefect.orchestration"], "client");
+        assert!(awaiting.resource["prefect.state-timestamp"].ends_with("+00:00"));
+        assert_eq!(awaiting.related_id("flow-run"), Some(flow_run));
+        assert_eq!(
+            awaiting.payload["intended"],
+            json!({"from": "RUNNING", "to": "SCHEDULED"})
+        );
+        let validated = &awaiting.payload["validated_state"];
+        assert_eq!(validated["name"], "AwaitingRetry");
+        assert!(validated["state_details"]["scheduled_time"].is_string());
+        let task_run = &events[4].payload["task_run"];
+        assert_eq!(task_run["task_key"], "m::flaky");
+        assert_eq!(task_run["dynamic_key"], "0");
+        assert_eq!(task_run["task_inputs"], json!({"n": []}));
+        assert_eq!(task_run["tags"], json!(["etl"]));
+        assert_eq!(task_run["run_count"], 2);
+        assert!(task_run["end_time"].is_string());
+    }
 }
