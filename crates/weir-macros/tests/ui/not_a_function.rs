@@ -1,0 +1,6 @@
+use weir_sdk::flow;
+
+#[flow]
+struct Pipeline;
+
+fn main() {}

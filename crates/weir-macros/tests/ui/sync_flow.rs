@@ -1,0 +1,8 @@
+use weir_sdk::flow;
+
+#[flow]
+fn pipeline() -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,45 @@
+//! Weir's Rust SDK: flows and tasks as plain Rust functions, orchestrated and recorded by a Weir
+//! server or a Prefect 3 server.
+//!
+//! ```no_run
+//! use weir_sdk::{flow, task};
+//!
+//! #[task(retries = 2, retry_delay_seconds = [1, 5])]
+//! async fn fetch(n: u32) -> anyhow::Result<u32> {
+//!     Ok(n * 2)
+//! }
+//!
+//! #[flow(name = "hello")]
+//! async fn hello(n: u32) -> anyhow::Result<u32> {
+//!     let doubled = fetch(n).await?;
+//!     Ok(doubled + 1)
+//! }
+//! ```
+//!
+//! Calling `hello(1).await` creates the flow and a flow run on the server named by `WEIR_API_URL`
+//! (or `PREFECT_API_URL`), moves it Pending → Running → Completed through the orchestration API,
+//! and reports each call of `fetch` as a task run over the events websocket, as Prefect's engine
+//! does. Retries, `timeout_seconds` (a Failed state named TimedOut) and panics (a Failed run, not a
+//! crashed process) follow Prefect's semantics.
+//!
+//! A function returning `Result<T, E>` fails when it returns `Err`; `E` must also implement
+//! `From<weir_sdk::Error>` so panics, timeouts and server trouble can be returned. A function
+//! returning a plain value fails only by panicking, and a failed call panics in its caller.
+//! Arguments must be `serde::Serialize` (a flow's become its run's parameters), and `Clone` when
+//! the function has retries, since each attempt gets its own copy.
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+mod config;
+mod context;
+mod error;
+mod events;
+mod flow;
+mod task;
+
+pub use config::{with_api, ApiConfig};
+pub use error::{Error, Result};
+pub use weir_macros::{flow, task};
+
+pub(crate) use __private as private;
