@@ -13,6 +13,7 @@ use futures::FutureExt;
 use serde_json::{json, Map, Value};
 use std::fmt::Display;
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,18 +102,10 @@ where
     let mut run = TaskRunReporter::new(options, &parameters);
     for run_count in 1.. {
         run.running(run_count);
-        match attempt(options.timeout_seconds, body()).await {
-            Ok(value) => {
-                run.completed();
-                return Ok(value);
-            }
-            Err(failure) => {
-                if run_count > options.retries {
-                    run.failed(&failure);
-                    return Err(failure.into_error());
-                }
-                let delay = retry_delay(options, run_count);
-                run.awaiting_retry(delay, &failure.message());
+        let outcome = attempt(options.timeout_seconds, body()).await;
+        match conclude(&mut run, options, run_count, outcome) {
+            ControlFlow::Break(result) => return result,
+            ControlFlow::Continue(delay) => {
                 if delay > 0.0 {
                     tokio::time::sleep(Duration::from_secs_f64(delay)).await;
                 }
@@ -120,6 +113,31 @@ where
         }
     }
     unreachable!("the attempt loop only ends by returning")
+}
+
+/// Reports how attempt `run_count` ended and decides what follows: the call's final result, or
+/// another attempt after the returned delay in seconds. Shared by async and blocking tasks.
+fn conclude<T, E: Display + From<Error>>(
+    run: &mut TaskRunReporter,
+    options: &Options,
+    run_count: u32,
+    outcome: Result<T, Failure<E>>,
+) -> ControlFlow<Result<T, E>, f64> {
+    match outcome {
+        Ok(value) => {
+            run.completed();
+            ControlFlow::Break(Ok(value))
+        }
+        Err(failure) if run_count > options.retries => {
+            run.failed(&failure);
+            ControlFlow::Break(Err(failure.into_error()))
+        }
+        Err(failure) => {
+            let delay = retry_delay(options, run_count);
+            run.awaiting_retry(delay, &failure.message());
+            ControlFlow::Continue(delay)
+        }
+    }
 }
 
 /// Runs a blocking task body under the task's options, reporting its states. Retry delays block
@@ -141,18 +159,9 @@ where
             Ok(Err(error)) => Err(Failure::Error(error)),
             Err(payload) => Err(Failure::Panic(panic_message(&*payload))),
         };
-        match outcome {
-            Ok(value) => {
-                run.completed();
-                return Ok(value);
-            }
-            Err(failure) => {
-                if run_count > options.retries {
-                    run.failed(&failure);
-                    return Err(failure.into_error());
-                }
-                let delay = retry_delay(options, run_count);
-                run.awaiting_retry(delay, &failure.message());
+        match conclude(&mut run, options, run_count, outcome) {
+            ControlFlow::Break(result) => return result,
+            ControlFlow::Continue(delay) => {
                 if delay > 0.0 {
                     std::thread::sleep(Duration::from_secs_f64(delay));
                 }
