@@ -404,30 +404,6 @@ pub(crate) fn state_row(sql: &'static str, run_id: Uuid, state: &State) -> Resul
 const FLOW_RUN_STATE: &str =
     "INSERT INTO flow_run_state (id, flow_run_id, timestamp, doc) VALUES ($1, $2, $3, $4)";
 
-/// Inserts one row of a state-history table (`$table`, keyed by run column `$column`) on the
-/// executor `$tx`, inside the caller's transaction. A macro rather than a generic function: sqlx's
-/// executor bounds would otherwise make the callers' futures lose `Send`.
-macro_rules! insert_state {
-    ($tx:expr, $table:literal, $column:literal, $run_id:expr, $state:expr) => {{
-        let state: &weir_core::State = $state;
-        let doc = serde_json::to_string(state).map_err(|e| sqlx::Error::Encode(e.into()))?;
-        sqlx::query(concat!(
-            "INSERT INTO ",
-            $table,
-            " (id, ",
-            $column,
-            ", timestamp, doc) VALUES ($1, $2, $3, $4)"
-        ))
-        .bind(state.id.to_string())
-        .bind($run_id.to_string())
-        .bind(state.timestamp.to_canonical())
-        .bind(doc)
-        .execute($tx)
-        .await?;
-    }};
-}
-pub(crate) use insert_state;
-
 fn decode_run(doc: &str) -> Result<FlowRun> {
     let mut run: FlowRun = serde_json::from_str(doc)?;
     run.refresh_estimates(Timestamp::now());

@@ -2,7 +2,8 @@
 //! `prefect.task-run.*` events (how the Prefect 3 engine reports task runs).
 
 use crate::db::{bind_all, on_pool, opt_text, tags_column};
-use crate::flow_runs::insert_state;
+use crate::flow_runs::state_row;
+use crate::writer::Statement;
 use crate::{Error, Result, Store};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -77,16 +78,17 @@ impl Store {
         proposal.state_details.task_run_id = Some(id);
         proposal.state_details.flow_run_id = run.flow_run_id;
         let state = apply_state(&mut run, State::from_proposal(proposal, now));
-        let doc = serde_json::to_string(&run)?;
-        on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            let done = bind_task_run(sqlx::query(UPSERT_TASK_RUN), &run, doc).execute(&mut *tx).await?;
-            if done.rows_affected() == 0 {
-                return Err(Error::Conflict(format!("task run {id} already exists")));
-            }
-            insert_state!(&mut *tx, "task_run_state", "task_run_id", id, &state);
-            tx.commit().await
-        })?;
+        let insert = Statement {
+            sql: INSERT_TASK_RUN.into(),
+            args: task_run_args(&run)?,
+        };
+        let inserted = self
+            .writer
+            .write(vec![insert, state_row(TASK_RUN_STATE, id, &state)?])
+            .await?;
+        if !inserted {
+            return Err(Error::Conflict(format!("task run {id} already exists")));
+        }
         Ok((run, true))
     }
 
@@ -163,18 +165,16 @@ impl Store {
             let version = run.updated;
             let written = apply_state(&mut run, to_write);
             run.updated = Timestamp::now().max(version.plus_seconds(0.000_001));
-            let doc = serde_json::to_string(&run)?;
-            let swapped = on_pool!(&self.db, pool => {
-                let mut tx = pool.begin().await?;
-                let done = bind_task_run(sqlx::query(UPDATE_TASK_RUN), &run, doc)
-                    .bind(version.to_canonical())
-                    .execute(&mut *tx).await?;
-                if done.rows_affected() == 1 {
-                    insert_state!(&mut *tx, "task_run_state", "task_run_id", id, &written);
-                    tx.commit().await?;
-                }
-                Ok::<_, sqlx::Error>(done.rows_affected() == 1)
-            })?;
+            let mut args = task_run_args(&run)?;
+            args.push(Some(version.to_canonical()));
+            let update = Statement {
+                sql: UPDATE_TASK_RUN.into(),
+                args,
+            };
+            let swapped = self
+                .writer
+                .write(vec![update, state_row(TASK_RUN_STATE, id, &written)?])
+                .await?;
             if !swapped {
                 continue;
             }
@@ -219,22 +219,23 @@ impl Store {
         if states.is_empty() {
             return Ok(0);
         }
-        on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            for (run, _) in newest.values() {
-                let doc = serde_json::to_string(run).map_err(|e| sqlx::Error::Encode(e.into()))?;
-                bind_task_run(sqlx::query(UPSERT_TASK_RUN_IF_NEWER), run, doc).execute(&mut *tx).await?;
-            }
-            for (run_id, state) in &states {
-                let doc = serde_json::to_string(state).map_err(|e| sqlx::Error::Encode(e.into()))?;
-                sqlx::query("INSERT INTO task_run_state (id, task_run_id, timestamp, doc) \
-                             VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
-                    .bind(state.id.to_string()).bind(run_id.to_string())
-                    .bind(state.timestamp.to_canonical()).bind(doc)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        })?;
+        // An upsert that finds a newer state stored changes no row; as a guard that would skip
+        // what follows it, so every statement is its own write (all in the same batch).
+        let mut writes = Vec::with_capacity(newest.len() + states.len());
+        for (run, _) in newest.values() {
+            writes.push(Statement {
+                sql: UPSERT_TASK_RUN_IF_NEWER.into(),
+                args: task_run_args(run)?,
+            });
+        }
+        for (run_id, state) in &states {
+            writes.push(state_row(TASK_RUN_STATE, *run_id, state)?);
+        }
+        let outcomes =
+            futures::future::join_all(writes.into_iter().map(|w| self.writer.write(vec![w]))).await;
+        for outcome in outcomes {
+            outcome?;
+        }
         Ok(states.len())
     }
 }
@@ -324,38 +325,35 @@ fn decode_task_run(doc: &str) -> Result<TaskRun> {
     Ok(run)
 }
 
-/// Binds the 18 column values of a task run (in the order of the statements below).
-fn bind_task_run<'q, DB: sqlx::Database>(
-    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    run: &TaskRun,
-    doc: String,
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
-where
-    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    query
-        .bind(run.id.to_string())
-        .bind(opt_text(run.flow_run_id))
-        .bind(run.name.clone())
-        .bind(run.task_key.clone())
-        .bind(run.dynamic_key.clone())
-        .bind(run.cache_key.clone())
-        .bind(opt_text(run.state_id))
-        .bind(run.state_type.map(|t| t.as_str().to_owned()))
-        .bind(run.state_name.clone())
-        .bind(run.state.as_ref().map(|s| s.timestamp.to_canonical()))
-        .bind(tags_column(&run.tags))
-        .bind(opt_text(run.start_time))
-        .bind(opt_text(run.end_time))
-        .bind(opt_text(run.expected_start_time))
-        .bind(opt_text(run.next_scheduled_start_time))
-        .bind(run.created.to_canonical())
-        .bind(run.updated.to_canonical())
-        .bind(doc)
+/// The 18 column values of a task run, in the order of the statements below.
+fn task_run_args(run: &TaskRun) -> Result<Vec<Option<String>>> {
+    Ok(vec![
+        Some(run.id.to_string()),
+        opt_text(run.flow_run_id),
+        Some(run.name.clone()),
+        Some(run.task_key.clone()),
+        Some(run.dynamic_key.clone()),
+        run.cache_key.clone(),
+        opt_text(run.state_id),
+        run.state_type.map(|t| t.as_str().to_owned()),
+        run.state_name.clone(),
+        run.state.as_ref().map(|s| s.timestamp.to_canonical()),
+        Some(tags_column(&run.tags)),
+        opt_text(run.start_time),
+        opt_text(run.end_time),
+        opt_text(run.expected_start_time),
+        opt_text(run.next_scheduled_start_time),
+        Some(run.created.to_canonical()),
+        Some(run.updated.to_canonical()),
+        Some(serde_json::to_string(run)?),
+    ])
 }
 
-const UPSERT_TASK_RUN: &str = "INSERT INTO task_run (id, flow_run_id, name, task_key, \
+/// Task-run states are keyed by id (the recorder uses the event id), so redelivery is harmless.
+const TASK_RUN_STATE: &str = "INSERT INTO task_run_state (id, task_run_id, timestamp, doc) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
+
+const INSERT_TASK_RUN: &str = "INSERT INTO task_run (id, flow_run_id, name, task_key, \
     dynamic_key, cache_key, state_id, state_type, state_name, state_timestamp, tags, start_time, \
     end_time, expected_start_time, next_scheduled_start_time, created, updated, doc) VALUES ($1, $2, \
     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
