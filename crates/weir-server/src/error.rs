@@ -199,6 +199,17 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuer
     }
 }
 
+/// 201 with `value` when the handler created it, 200 when it found an existing one (Prefect's
+/// answer to upserts and idempotent creates).
+pub fn created_or_found(created: bool, value: impl serde::Serialize) -> Response {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    json_with_status(status, value)
+}
+
 /// The answer of a handler that returns JSON with a chosen status.
 pub fn json_with_status(status: StatusCode, value: impl serde::Serialize) -> Response {
     (

@@ -339,16 +339,8 @@ impl Store {
                 &written,
                 None,
             );
-            let result = match decision {
-                Decision::Accept(_) => Decision::Accept(written),
-                Decision::Reject { reason, .. } => Decision::Reject {
-                    state: Some(written),
-                    reason,
-                },
-                other => other,
-            };
             return Ok(SetStateOutcome {
-                result: result.into_result(None),
+                result: decision.with_written(written).into_result(None),
                 written: true,
                 event: Some(event),
             });

@@ -12,7 +12,6 @@ use weir_core::events::Event;
 use weir_core::filters::{RunFilterBody, Sort, Target};
 use weir_core::orchestration::bookkeeping::apply_state;
 use weir_core::orchestration::task::{decide, TaskRunFacts};
-use weir_core::orchestration::Decision;
 use weir_core::schemas::{TaskRun, TaskRunCreate, TaskRunPolicy};
 use weir_core::{State, StateCreate, StateType, Timestamp};
 
@@ -178,16 +177,8 @@ impl Store {
             if !swapped {
                 continue;
             }
-            let result = match decision {
-                Decision::Accept(_) => Decision::Accept(written),
-                Decision::Reject { reason, .. } => Decision::Reject {
-                    state: Some(written),
-                    reason,
-                },
-                other => other,
-            };
             return Ok(SetStateOutcome {
-                result: result.into_result(None),
+                result: decision.with_written(written).into_result(None),
                 written: true,
                 event: None,
             });

@@ -45,6 +45,22 @@ impl Decision {
         }
     }
 
+    /// The same decision with `written` as its state: the state to write after bookkeeping
+    /// adjusted it (its timestamp). Decisions that write nothing are returned unchanged.
+    pub fn with_written(self, written: State) -> Decision {
+        match self {
+            Decision::Accept(_) => Decision::Accept(written),
+            Decision::Reject {
+                state: Some(_),
+                reason,
+            } => Decision::Reject {
+                state: Some(written),
+                reason,
+            },
+            other => other,
+        }
+    }
+
     /// The wire answer: the written state (or `current` when nothing is written) plus status and details.
     pub fn into_result(self, current: Option<State>) -> OrchestrationResult {
         match self {

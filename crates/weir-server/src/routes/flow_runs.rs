@@ -48,12 +48,7 @@ pub(crate) async fn create_flow_run(
     if created {
         publish_initial_state_event(&state, &run).await;
     }
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(json_with_status(status, run))
+    Ok(crate::error::created_or_found(created, run))
 }
 
 async fn publish_initial_state_event(state: &AppState, run: &FlowRun) {

@@ -38,12 +38,7 @@ pub(crate) async fn create_flow(
         ));
     }
     let (flow, created) = state.store.upsert_flow(body).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(crate::error::json_with_status(status, flow))
+    Ok(crate::error::created_or_found(created, flow))
 }
 
 /// Reads a flow.

@@ -1,11 +1,10 @@
 //! `/task_runs` and `/task_run_states`: create, read, filter, count and `set_state` (the Prefect 3
 //! engine reports task runs through events instead; see `crate::events`).
 
-use crate::error::{json_with_status, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::routes::flow_runs::answer_set_state;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -36,12 +35,7 @@ pub(crate) async fn create_task_run(
     ApiJson(body): ApiJson<TaskRunCreate>,
 ) -> ApiResult<Response> {
     let (run, created) = state.store.create_task_run(body).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(json_with_status(status, run))
+    Ok(crate::error::created_or_found(created, run))
 }
 
 /// Reads a task run.
