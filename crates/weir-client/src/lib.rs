@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 use weir_core::schemas::{
-    Flow, FlowRun, FlowRunCreate, Log, LogCreate, OrchestrationResult, TaskRun,
+    Flow, FlowRun, FlowRunCreate, Log, LogCreate, OrchestrationResult, TaskRun, TaskRunCreate,
 };
 use weir_core::{State, StateCreate};
 
@@ -194,6 +194,19 @@ impl Client {
             Some(&body),
         )
         .await
+    }
+
+    /// Creates a task run over REST (the parent task run of a subflow; ordinary task runs are
+    /// reported as events).
+    pub async fn create_task_run(&self, create: &TaskRunCreate) -> Result<TaskRun> {
+        let body = Self::to_json(create);
+        self.call(Method::POST, "/task_runs/", Some(&body)).await
+    }
+
+    /// Reads a task run.
+    pub async fn read_task_run(&self, id: Uuid) -> Result<TaskRun> {
+        self.call(Method::GET, &format!("/task_runs/{id}"), None)
+            .await
     }
 
     /// Flow runs matching a filter body.

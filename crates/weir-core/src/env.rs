@@ -21,3 +21,40 @@ pub const WEIR_API_AUTH_STRING: &str = "WEIR_API_AUTH_STRING";
 pub const PREFECT_API_AUTH_STRING: &str = "PREFECT_API_AUTH_STRING";
 /// Log filter of the `weir` binary (tracing's `EnvFilter` syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
+/// The flow run a worker asks a Rust binary's `execute` subcommand to run.
+pub const WEIR_FLOW_RUN_ID: &str = "WEIR_FLOW_RUN_ID";
+/// Prefect's name for the flow run to execute (what Prefect's workers set).
+pub const PREFECT_FLOW_RUN_ID: &str = "PREFECT__FLOW_RUN_ID";
+/// Where the SDK persists task and flow results (default `$WEIR_HOME/storage`).
+pub const WEIR_LOCAL_STORAGE_PATH: &str = "WEIR_LOCAL_STORAGE_PATH";
+/// Prefect's name for the local result storage folder.
+pub const PREFECT_LOCAL_STORAGE_PATH: &str = "PREFECT_LOCAL_STORAGE_PATH";
+/// Whether results are persisted when a flow or task does not say (`true`/`false`).
+pub const WEIR_RESULTS_PERSIST_BY_DEFAULT: &str = "WEIR_RESULTS_PERSIST_BY_DEFAULT";
+/// Prefect's name for persisting results by default.
+pub const PREFECT_RESULTS_PERSIST_BY_DEFAULT: &str = "PREFECT_RESULTS_PERSIST_BY_DEFAULT";
+/// The lowest level of run logs the SDK ships to the server (`DEBUG`, `INFO`, ...; default INFO).
+pub const WEIR_LOGGING_LEVEL: &str = "WEIR_LOGGING_LEVEL";
+/// Prefect's name for the run-log level.
+pub const PREFECT_LOGGING_LEVEL: &str = "PREFECT_LOGGING_LEVEL";
+
+/// The first of `names` set to a non-blank value, trimmed.
+pub fn first_set(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|name| {
+        std::env::var(name)
+            .ok()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    })
+}
+
+/// `$WEIR_HOME`, or `~/.weir`.
+pub fn weir_home() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os(WEIR_HOME).filter(|h| !h.is_empty()) {
+        return std::path::PathBuf::from(home);
+    }
+    let user_home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    user_home.join(".weir")
+}

@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, ExprArray, ExprLit, Lit, LitStr};
+use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitStr, Path};
 
 /// The options one attribute was given; `None`/empty when left out.
 #[derive(Default)]
@@ -15,11 +15,32 @@ pub(crate) struct Options {
     pub tags: Vec<LitStr>,
     pub retries: Option<u32>,
     pub retry_delay_seconds: Vec<f64>,
+    pub retry_jitter_factor: Option<f64>,
     pub timeout_seconds: Option<(f64, Span)>,
+    /// The policy's parts (`inputs`, `task_source`, `run_id`, `flow_parameters`); empty for `none`.
+    pub cache_policy: Option<Vec<&'static str>>,
+    pub cache_key_fn: Option<Path>,
+    pub cache_expiration: Option<f64>,
+    pub persist_result: Option<bool>,
+    pub refresh_cache: bool,
+    pub log_prints: bool,
+    /// Task-only options that were given, with their spans (a flow rejects them).
+    pub task_only: Vec<(&'static str, Span)>,
 }
 
-const KNOWN: &str =
-    "name, description, version, tags, retries, retry_delay_seconds, timeout_seconds";
+const KNOWN: &str = "name, description, version, tags, retries, retry_delay_seconds, \
+     retry_jitter_factor, timeout_seconds, cache_policy, cache_key_fn, cache_expiration, \
+     persist_result, refresh_cache, log_prints";
+
+/// The cache policies by name, and the parts each is made of.
+const POLICIES: &[(&str, &[&str])] = &[
+    ("default", &["inputs", "task_source", "run_id"]),
+    ("inputs", &["inputs"]),
+    ("task_source", &["task_source"]),
+    ("run_id", &["run_id"]),
+    ("flow_parameters", &["flow_parameters"]),
+    ("none", &[]),
+];
 
 impl Options {
     pub(crate) fn parse(attr: TokenStream) -> syn::Result<Options> {
@@ -74,6 +95,31 @@ impl Options {
                     other => vec![seconds(other)?],
                 };
             }
+            "retry_jitter_factor" => {
+                let expr: Expr = meta.value()?.parse()?;
+                self.retry_jitter_factor = Some(seconds(&expr)?);
+                self.task_only.push(("retry_jitter_factor", ident.span()));
+            }
+            "cache_policy" => {
+                let policy: LitStr = meta.value()?.parse()?;
+                self.cache_policy = Some(parse_policy(&policy)?);
+                self.task_only.push(("cache_policy", ident.span()));
+            }
+            "cache_key_fn" => {
+                self.cache_key_fn = Some(meta.value()?.parse()?);
+                self.task_only.push(("cache_key_fn", ident.span()));
+            }
+            "cache_expiration" => {
+                let expr: Expr = meta.value()?.parse()?;
+                self.cache_expiration = Some(seconds(&expr)?);
+                self.task_only.push(("cache_expiration", ident.span()));
+            }
+            "refresh_cache" => {
+                self.refresh_cache = flag(&meta)?;
+                self.task_only.push(("refresh_cache", ident.span()));
+            }
+            "persist_result" => self.persist_result = Some(flag(&meta)?),
+            "log_prints" => self.log_prints = flag(&meta)?,
             "timeout_seconds" => {
                 let expr: Expr = meta.value()?.parse()?;
                 let value = seconds(&expr)?;
@@ -88,6 +134,38 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// `true` or `false`; a bare `log_prints` means `true`.
+fn flag(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
+    if meta.input.is_empty() || meta.input.peek(syn::Token![,]) {
+        return Ok(true);
+    }
+    let value: LitBool = meta.value()?.parse()?;
+    Ok(value.value)
+}
+
+/// `"inputs"`, `"inputs+task_source"`, `"default"`, `"none"`...: the parts of the policy.
+fn parse_policy(policy: &LitStr) -> syn::Result<Vec<&'static str>> {
+    let mut parts: Vec<&'static str> = Vec::new();
+    for name in policy.value().split('+').map(str::trim) {
+        let Some((_, named)) = POLICIES.iter().find(|(known, _)| *known == name) else {
+            let known: Vec<&str> = POLICIES.iter().map(|(k, _)| *k).collect();
+            return Err(syn::Error::new_spanned(
+                policy,
+                format!(
+                    "unknown cache policy `{name}`; expected {} (combine with `+`)",
+                    known.join(", ")
+                ),
+            ));
+        };
+        for part in named.iter() {
+            if !parts.contains(part) {
+                parts.push(part);
+            }
+        }
+    }
+    Ok(parts)
 }
 
 fn non_empty(name: LitStr) -> syn::Result<LitStr> {

@@ -2,7 +2,8 @@
 //!
 //! `WEIR_API_URL` wins over `PREFECT_API_URL`, and `WEIR_API_AUTH_STRING` over
 //! `PREFECT_API_AUTH_STRING`, so a Prefect setup works unchanged. [`with_api`] overrides both for
-//! one future (tests and programs that talk to several servers use it).
+//! one future (tests and programs that talk to several servers use it). With neither, the
+//! `embedded-server` feature (on by default) starts a Weir server inside the process.
 
 use std::future::Future;
 use weir_client::Auth;
@@ -34,20 +35,31 @@ impl ApiConfig {
 
     /// The server named by the environment, if any.
     pub fn from_env() -> Option<Self> {
-        let read = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
-        };
-        let url = read(&[env::WEIR_API_URL, env::PREFECT_API_URL])?;
-        let auth = read(&[env::WEIR_API_AUTH_STRING, env::PREFECT_API_AUTH_STRING])
+        let url = env::first_set(&[env::WEIR_API_URL, env::PREFECT_API_URL])?;
+        let auth = env::first_set(&[env::WEIR_API_AUTH_STRING, env::PREFECT_API_AUTH_STRING])
             .map_or(Auth::None, Auth::Basic);
         Some(Self { url, auth })
     }
 
-    /// The config in effect: the innermost [`with_api`] scope, else the environment.
-    pub(crate) fn current() -> Option<Self> {
-        SCOPED.try_with(Clone::clone).ok().or_else(Self::from_env)
+    /// The config of the innermost [`with_api`] scope, if any.
+    pub(crate) fn scoped() -> Option<Self> {
+        SCOPED.try_with(Clone::clone).ok()
+    }
+
+    /// The config in effect: the innermost [`with_api`] scope, else the environment, else (with
+    /// the `embedded-server` feature) a server started in this process on `$WEIR_HOME/weir.db`.
+    pub(crate) async fn resolve() -> Result<Self, crate::Error> {
+        if let Some(config) = Self::scoped().or_else(Self::from_env) {
+            return Ok(config);
+        }
+        #[cfg(feature = "embedded-server")]
+        {
+            crate::embedded::url().await.map(Self::new)
+        }
+        #[cfg(not(feature = "embedded-server"))]
+        {
+            Err(crate::Error::NoApiUrl)
+        }
     }
 
     /// The token of the websocket auth frame: the raw auth string, as Prefect sends it.
@@ -66,4 +78,9 @@ tokio::task_local! {
 /// Runs `future` with flows reporting to `config` instead of the server named by the environment.
 pub async fn with_api<F: Future>(config: ApiConfig, future: F) -> F::Output {
     SCOPED.scope(config, future).await
+}
+
+/// Runs blocking `body` with flows reporting to `config` (a blocking task started from a scope).
+pub(crate) fn sync_with_api<R>(config: ApiConfig, body: impl FnOnce() -> R) -> R {
+    SCOPED.sync_scope(config, body)
 }

@@ -10,6 +10,9 @@ pub enum Error {
     /// No server is configured: set `WEIR_API_URL` (or `PREFECT_API_URL`).
     #[error("no API URL configured: set WEIR_API_URL (or PREFECT_API_URL), e.g. http://127.0.0.1:4200/api")]
     NoApiUrl,
+    /// The embedded server (used when no server is configured) could not start.
+    #[error("no WEIR_API_URL set and the embedded server could not start: {0}")]
+    Embedded(String),
     /// A call to the server failed; the run's state on the server may be stale.
     #[error(transparent)]
     Api(#[from] weir_client::Error),

@@ -4,7 +4,8 @@
 //! [`EventSender::send`] only pushes onto an unbounded channel, so reporting never blocks a task. A
 //! background tokio task drains the channel in batches, (re)connects as needed and retries a batch
 //! whose connection broke. [`EventSender::flush`] waits until everything sent before it has been
-//! written to the socket; a flow calls it before it returns so no event is lost at exit.
+//! written to the socket; a flow calls it before it returns so no event is lost at exit. With the
+//! server embedded in the process, events go straight onto its event bus instead.
 
 use crate::config::ApiConfig;
 use futures::{SinkExt, StreamExt};
@@ -39,6 +40,11 @@ impl EventSender {
     /// Starts a sender for the server of `config` on the current tokio runtime.
     pub(crate) fn start(config: &ApiConfig) -> EventSender {
         let (tx, rx) = mpsc::unbounded_channel();
+        #[cfg(feature = "embedded-server")]
+        if let Some(embedded) = crate::embedded::serving(&config.url) {
+            tokio::spawn(run_in_process(embedded.events, rx));
+            return EventSender { tx };
+        }
         let url = events_url(&config.url);
         let token = config.websocket_token();
         tokio::spawn(run(url, token, rx));
@@ -81,6 +87,25 @@ fn events_url(api_url: &str) -> String {
         base.to_owned()
     };
     format!("{ws}/events/in")
+}
+
+/// Publishes straight onto the event bus of the server embedded in this process; a flush waits
+/// until the server has stored everything before it.
+#[cfg(feature = "embedded-server")]
+async fn run_in_process(bus: weir_server::EventBus, mut rx: mpsc::UnboundedReceiver<Command>) {
+    while let Some(command) = rx.recv().await {
+        match command {
+            Command::Event(event) => {
+                if bus.publish(*event).await.is_err() {
+                    tracing::warn!("the embedded server has stopped; an event was dropped");
+                }
+            }
+            Command::Flush(done) => {
+                bus.flush().await;
+                let _ = done.send(());
+            }
+        }
+    }
 }
 
 async fn run(url: String, token: Option<String>, mut rx: mpsc::UnboundedReceiver<Command>) {

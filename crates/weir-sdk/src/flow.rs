@@ -1,18 +1,25 @@
-//! Flow calls: create the flow run, propose its states through the orchestration API and obey the
-//! answers, run the body with task calls reporting into it.
+//! Flow calls: create (or adopt) the flow run, propose its states through the orchestration API
+//! and obey the answers, run the body with task calls reporting into it.
 //!
 //! Unlike task runs, flow-run states go through `POST /flow_runs/{id}/set_state`, because the
 //! server's rules decide them: ACCEPT runs on, WAIT sleeps `delay_seconds` and proposes again,
 //! REJECT adopts the state the server returns (waiting out a SCHEDULED one, e.g. AwaitingRetry),
 //! ABORT stops orchestrating without running the body (again).
+//!
+//! A flow called inside another flow is a subflow: its parent flow run gets a task run standing
+//! for the call (created over REST, as Prefect does), the child flow run points at it with
+//! `parent_task_run_id`, and the server mirrors the child's states onto it.
 
 use crate::config::ApiConfig;
-use crate::context::FlowContext;
+use crate::context::{FlowContext, Reporters, RunIdentity};
 use crate::events::EventSender;
-use crate::private::Options;
-use crate::task::{attempt, Failure};
+use crate::logging::{self, LogSender};
+use crate::options::Options;
+use crate::probes::Codec;
+use crate::results::ResultStore;
+use crate::task::{attempt, persist_by_default};
 use crate::Error;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
@@ -20,16 +27,30 @@ use std::time::Duration;
 use uuid::Uuid;
 use weir_client::Client;
 use weir_core::schemas::{
-    FlowRunCreate, FlowRunPolicy, OrchestrationDetails, OrchestrationResult, SetStateStatus,
+    Flow, FlowRun, FlowRunCreate, FlowRunPolicy, OrchestrationDetails, OrchestrationResult,
+    SetStateStatus, TaskRunCreate,
 };
 use weir_core::{State, StateCreate, StateType, Timestamp};
 
-/// How long a finished flow waits for its task-run events to be written.
-const EVENT_FLUSH_LIMIT: Duration = Duration::from_secs(10);
+/// How long a finished flow waits for its task-run events and logs to be delivered.
+const DELIVERY_LIMIT: Duration = Duration::from_secs(10);
 
-/// Runs a flow body under the flow's options, as a new flow run on the configured server.
+tokio::task_local! {
+    /// The existing flow run the next top-level flow call executes (set by `execute`).
+    static ADOPTED: Uuid;
+}
+
+/// Runs `future` with its top-level flow call executing the existing flow run `id` instead of
+/// creating one.
+pub(crate) async fn adopting<F: Future>(id: Uuid, future: F) -> F::Output {
+    ADOPTED.scope(id, future).await
+}
+
+/// Runs a flow body under the flow's options: a new flow run on the configured server, or a
+/// subflow run of the flow run in scope.
 pub async fn run_flow<T, E, F, Fut>(
-    options: &'static Options,
+    options: &Options,
+    codec: Codec<T>,
     parameters: Vec<(&'static str, Value)>,
     body: F,
 ) -> Result<T, E>
@@ -38,98 +59,227 @@ where
     Fut: Future<Output = Result<T, E>>,
     E: Display + From<Error>,
 {
-    let config = ApiConfig::current().ok_or(Error::NoApiUrl)?;
+    logging::ensure_installed();
+    let call = FlowCall {
+        options,
+        codec,
+        parameters: parameters
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+    };
+    if let Some(parent) = FlowContext::current() {
+        let reporters = Reporters {
+            client: parent.client.clone(),
+            events: parent.events.clone(),
+            logs: parent.logs.clone(),
+        };
+        return call.orchestrate(body, &reporters, Some(&parent)).await;
+    }
+    let config = ApiConfig::resolve().await?;
     let client = Client::new(&config.url, config.auth.clone());
-    let events = EventSender::start(&config);
-    let outcome = orchestrate(options, parameters, body, &client, &events).await;
-    events.flush(EVENT_FLUSH_LIMIT).await;
+    let reporters = Reporters {
+        events: EventSender::start(&config),
+        logs: LogSender::start(client.clone()),
+        client,
+    };
+    let outcome = call.orchestrate(body, &reporters, None).await;
+    futures::join!(
+        reporters.events.flush(DELIVERY_LIMIT),
+        reporters.logs.flush(DELIVERY_LIMIT)
+    );
     outcome
 }
 
-async fn orchestrate<T, E, F, Fut>(
-    options: &'static Options,
-    parameters: Vec<(&'static str, Value)>,
-    mut body: F,
-    client: &Client,
-    events: &EventSender,
-) -> Result<T, E>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-    E: Display + From<Error>,
-{
-    let flow = client
-        .create_flow(options.name)
-        .await
-        .map_err(Error::from)?;
-    let parameters: Map<String, Value> = parameters
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect();
-    let create = FlowRunCreate {
-        flow_id: flow.id,
-        state: Some(StateCreate::of_type(StateType::Pending)),
-        name: None,
-        flow_version: options.version.map(str::to_owned),
-        parameters,
-        context: Map::new(),
-        parent_task_run_id: None,
-        infrastructure_document_id: None,
-        empirical_policy: FlowRunPolicy {
-            retries: Some(i64::from(options.retries)),
-            retry_delay: options.retry_delay_seconds.first().map(|d| *d as i64),
-            ..FlowRunPolicy::default()
-        },
-        tags: options.tags.iter().map(|t| (*t).to_owned()).collect(),
-        labels: None,
-        idempotency_key: None,
-        work_pool_name: None,
-        work_queue_name: None,
-        job_variables: None,
-        deployment_id: None,
-    };
-    let run = client.create_flow_run(&create).await.map_err(Error::from)?;
-    tracing::info!(flow = options.name, flow_run = %run.name, id = %run.id, "created flow run");
-    loop {
-        let running = propose(client, run.id, StateCreate::of_type(StateType::Running)).await?;
-        let run_count = client
-            .read_flow_run(run.id)
-            .await
-            .map_or(1, |r| r.run_count.max(1));
-        let context = Arc::new(FlowContext::new(
-            run.id,
-            run.name.clone(),
-            flow.id,
-            flow.name.clone(),
-            run_count,
-            events.clone(),
-        ));
-        tracing::debug!(flow_run = %run.name, state = running.display_name(), "flow run started");
-        let outcome = context
-            .scope(attempt(options.timeout_seconds, body()))
-            .await;
-        let failure = match outcome {
-            Ok(value) => {
-                let completed = StateCreate::of_type(StateType::Completed);
-                if let Err(error) = propose(client, run.id, completed).await {
-                    tracing::warn!(%error, flow_run = %run.name, "could not record completion");
-                }
-                return Ok(value);
-            }
-            Err(failure) => failure,
+struct FlowCall<'o, T> {
+    options: &'o Options,
+    codec: Codec<T>,
+    parameters: Map<String, Value>,
+}
+
+impl<T> FlowCall<'_, T> {
+    async fn orchestrate<E, F, Fut>(
+        &self,
+        mut body: F,
+        reporters: &Reporters,
+        parent: Option<&Arc<FlowContext>>,
+    ) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Display + From<Error>,
+    {
+        let client = &reporters.client;
+        let adopted = match parent {
+            None => ADOPTED.try_with(|id| *id).ok(),
+            Some(_) => None,
         };
-        let mut failed = StateCreate::of_type(StateType::Failed);
-        if let Failure::TimedOut(_) = failure {
-            failed = failed.named("TimedOut");
+        let (flow, run) = match adopted {
+            Some(id) => self.adopt(client, id).await?,
+            None => self.create(client, parent).await?,
+        };
+        let mut run_count = run.run_count;
+        let kind = if parent.is_some() { "subflow" } else { "flow" };
+        let log_context = self.context(&flow, &run, run_count.max(1), reporters);
+        log_context.sync_scope(|| {
+            tracing::info!(
+                flow_run = %run.name,
+                "Beginning {kind} run '{}' for flow '{}'", run.name, flow.name
+            );
+        });
+        loop {
+            propose(client, run.id, StateCreate::of_type(StateType::Running)).await?;
+            run_count += 1;
+            let context = self.context(&flow, &run, run_count, reporters);
+            let outcome = context
+                .clone()
+                .scope(attempt(self.options.timeout_seconds, body()))
+                .await;
+            // Submitted calls finish, and their states reach the server, before the flow's does.
+            context.submitted.wait_idle().await;
+            reporters.events.flush(DELIVERY_LIMIT).await;
+            let failure = match outcome {
+                Ok(value) => {
+                    let mut completed = StateCreate::of_type(StateType::Completed);
+                    completed.data = self.persist(&value);
+                    if let Err(error) = propose(client, run.id, completed).await {
+                        tracing::warn!(%error, flow_run = %run.name, "could not record completion");
+                    }
+                    context.sync_scope(|| tracing::info!("Finished in state Completed()"));
+                    return Ok(value);
+                }
+                Err(failure) => failure,
+            };
+            let message = failure.message("Flow run");
+            let mut failed = StateCreate::of_type(StateType::Failed).named(failure.state_name());
+            failed.message = Some(message.clone());
+            let finished = format!("Finished in state {}('{message}')", failure.state_name());
+            context.clone().sync_scope(|| {
+                tracing::error!("Encountered exception during execution: {message}");
+            });
+            match propose_or_retry(client, run.id, failed).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, flow_run = %run.name, "could not record the failure");
+                }
+            }
+            context.sync_scope(|| tracing::error!("{finished}"));
+            return Err(failure.into_error());
         }
-        failed.message = Some(format!("Flow run failed: {}", failure.message()));
-        tracing::warn!(flow_run = %run.name, message = failed.message.as_deref(), "flow run failed");
-        match propose_or_retry(client, run.id, failed).await {
-            Ok(true) => continue,
-            Ok(false) => return Err(failure.into_error()),
+    }
+
+    /// Creates the flow and a new flow run (and, for a subflow, the parent task run).
+    async fn create(
+        &self,
+        client: &Client,
+        parent: Option<&Arc<FlowContext>>,
+    ) -> Result<(Flow, FlowRun), Error> {
+        let options = self.options;
+        let flow = client.create_flow(&options.name).await?;
+        let parent_task_run_id = match parent {
+            Some(parent) => Some(self.create_parent_task_run(client, parent).await?),
+            None => None,
+        };
+        let create = FlowRunCreate {
+            flow_id: flow.id,
+            state: Some(StateCreate::of_type(StateType::Pending)),
+            name: None,
+            flow_version: options.version.as_deref().map(str::to_owned),
+            parameters: self.parameters.clone(),
+            context: Map::new(),
+            parent_task_run_id,
+            infrastructure_document_id: None,
+            empirical_policy: FlowRunPolicy {
+                retries: Some(i64::from(options.retries)),
+                retry_delay: options.retry_delay_seconds.first().map(|d| *d as i64),
+                ..FlowRunPolicy::default()
+            },
+            tags: options.tags.iter().map(|t| t.to_string()).collect(),
+            labels: None,
+            idempotency_key: None,
+            work_pool_name: None,
+            work_queue_name: None,
+            job_variables: None,
+            deployment_id: None,
+        };
+        let run = client.create_flow_run(&create).await?;
+        Ok((flow, run))
+    }
+
+    /// The task run in `parent` standing for this subflow call.
+    async fn create_parent_task_run(
+        &self,
+        client: &Client,
+        parent: &FlowContext,
+    ) -> Result<Uuid, Error> {
+        let options = self.options;
+        let dynamic_key = parent.next_dynamic_key(options.key).to_string();
+        let task_inputs = self
+            .parameters
+            .keys()
+            .map(|name| (name.clone(), json!([])))
+            .collect();
+        let create = TaskRunCreate {
+            id: None,
+            state: Some(StateCreate::of_type(StateType::Pending)),
+            name: Some(format!("{}-{dynamic_key}", options.name)),
+            flow_run_id: Some(parent.flow_run_id),
+            task_key: options.key.to_owned(),
+            dynamic_key,
+            cache_key: None,
+            cache_expiration: None,
+            task_version: options.version.as_deref().map(str::to_owned),
+            empirical_policy: Default::default(),
+            tags: options.tags.iter().map(|t| t.to_string()).collect(),
+            labels: None,
+            task_inputs,
+        };
+        Ok(client.create_task_run(&create).await?.id)
+    }
+
+    /// Reads the flow run `id` (and its flow) to execute it.
+    async fn adopt(&self, client: &Client, id: Uuid) -> Result<(Flow, FlowRun), Error> {
+        let run = client.read_flow_run(id).await?;
+        let flow = client.read_flow(run.flow_id).await?;
+        Ok((flow, run))
+    }
+
+    fn context(
+        &self,
+        flow: &Flow,
+        run: &FlowRun,
+        run_count: i64,
+        reporters: &Reporters,
+    ) -> Arc<FlowContext> {
+        let identity = RunIdentity {
+            flow_run_id: run.id,
+            flow_run_name: run.name.clone(),
+            flow_id: flow.id,
+            flow_name: flow.name.clone(),
+            flow_run_count: run_count,
+            parameters: run.parameters.clone(),
+            log_prints: self.options.log_prints,
+        };
+        Arc::new(FlowContext::new(identity, reporters.clone()))
+    }
+
+    /// Persists the flow's value when asked to; the record's metadata becomes the state's data.
+    fn persist(&self, value: &T) -> Option<Value> {
+        let wanted = self
+            .options
+            .persist_result
+            .unwrap_or_else(persist_by_default);
+        if !wanted {
+            return None;
+        }
+        let json = (self.codec.encode?)(value)?;
+        let name = Uuid::new_v4().simple().to_string();
+        match ResultStore::local().write(&name, json, None) {
+            Ok(metadata) => serde_json::to_value(metadata).ok(),
             Err(error) => {
-                tracing::warn!(%error, flow_run = %run.name, "could not record the failure");
-                return Err(failure.into_error());
+                tracing::warn!(%error, "could not persist a flow result");
+                None
             }
         }
     }

@@ -31,15 +31,38 @@
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod cache;
 mod config;
 mod context;
+#[cfg(feature = "embedded-server")]
+mod embedded;
+pub mod entry;
 mod error;
 mod events;
 mod flow;
+mod handles;
+pub mod logging;
+mod options;
+mod probes;
+mod results;
 mod task;
+mod task_run;
 
+pub use cache::{CacheKeyContext, CacheKeyFn, CachePolicy};
 pub use config::{with_api, ApiConfig};
 pub use error::{Error, Result};
+pub use handles::{TaskFuture, TaskFutures};
+pub use options::{CallError, FlowFn, FlowWith, Options, TaskFn, TaskWith};
+pub use results::ResultMetadata;
+/// Derive `schemars::JsonSchema` on parameter types to describe them in a flow's parameter schema.
+pub use schemars;
 pub use weir_macros::{flow, task};
 
-pub(crate) use __private as private;
+/// Prints a line, and ships it to the run's logs when the flow or task has `log_prints = true`
+/// (Rust's `println!` cannot be intercepted, so this is the SDK's `print`).
+#[macro_export]
+macro_rules! log_print {
+    ($($arg:tt)*) => {
+        $crate::logging::log_print(::core::format_args!($($arg)*))
+    };
+}

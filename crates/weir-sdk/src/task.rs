@@ -1,25 +1,29 @@
-//! Task calls: the attempt loop (retries, delays, timeout, panics) and the task-run state events.
+//! Task calls: the attempt loop (retries, delays, timeout, panics), the result cache, and the
+//! task-run states they report.
 //!
 //! As in Prefect 3, the client orchestrates its own task runs: it applies the retry rules itself
 //! and only reports each state as a `prefect.task-run.<StateName>` event, so a task call costs no
 //! request round trip. The path of a call is Pending → Running → Completed, or → Failed; a failed
 //! attempt with retries left goes AwaitingRetry (SCHEDULED, `scheduled_time` = now + delay) →
-//! Retrying (RUNNING) instead. A task called outside a flow runs with the same rules, unreported.
+//! Retrying (RUNNING) instead; a cache hit goes Pending → Running → Cached (COMPLETED) without
+//! running the body. A task called outside a flow runs with the same rules, unreported.
 
-use crate::context::FlowContext;
-use crate::private::Options;
+use crate::cache::{self, CacheKeyContext, CachePolicy};
+use crate::options::Options;
+use crate::probes::Codec;
+use crate::results::ResultStore;
+use crate::task_run::{StateReport, TaskRunReporter};
 use crate::Error;
 use futures::FutureExt;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::fmt::Display;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::time::Duration;
-use uuid::Uuid;
-use weir_core::events::{Event, Resource};
-use weir_core::{StateDetails, StateType, Timestamp};
+use tracing::Level;
+use weir_core::orchestration::retry_jitter::jittered_delay;
+use weir_core::{env, StateType, Timestamp};
 
 /// How one attempt ended, when it did not produce a value.
 pub(crate) enum Failure<E> {
@@ -32,11 +36,22 @@ pub(crate) enum Failure<E> {
 }
 
 impl<E: Display + From<Error>> Failure<E> {
-    pub(crate) fn message(&self) -> String {
+    /// What went wrong, in a sentence starting with the run's kind ("Task run", "Flow run").
+    pub(crate) fn message(&self, run: &str) -> String {
         match self {
-            Failure::Error(error) => error.to_string(),
-            Failure::Panic(message) => format!("panicked: {message}"),
-            Failure::TimedOut(seconds) => format!("timed out after {seconds} s"),
+            Failure::Error(error) => format!("{run} encountered an exception: {error}"),
+            Failure::Panic(message) => format!("{run} panicked: {message}"),
+            Failure::TimedOut(seconds) => {
+                format!("{run} exceeded timeout of {seconds:?} second(s)")
+            }
+        }
+    }
+
+    /// The failed state's name.
+    pub(crate) fn state_name(&self) -> &'static str {
+        match self {
+            Failure::TimedOut(_) => "TimedOut",
+            _ => "Failed",
         }
     }
 
@@ -81,16 +96,21 @@ where
 }
 
 /// The delay before retry number `retry` (1-based): that entry of the list, the last one once the
-/// list runs out, or no delay without a list.
+/// list runs out, or no delay without a list; spread by the jitter factor when there is one.
 pub(crate) fn retry_delay(options: &Options, retry: u32) -> f64 {
-    let delays = options.retry_delay_seconds;
+    let delays = &*options.retry_delay_seconds;
     let index = (retry.max(1) as usize - 1).min(delays.len().saturating_sub(1));
-    delays.get(index).copied().unwrap_or(0.0)
+    let delay = delays.get(index).copied().unwrap_or(0.0);
+    match options.retry_jitter_factor {
+        Some(factor) => jittered_delay(delay, factor, rand::random::<f64>()),
+        None => delay,
+    }
 }
 
 /// Runs an async task body under the task's options, reporting its states.
 pub async fn run_task<T, E, F, Fut>(
-    options: &'static Options,
+    options: &Options,
+    codec: Codec<T>,
     parameters: Vec<(&'static str, Value)>,
     mut body: F,
 ) -> Result<T, E>
@@ -100,10 +120,15 @@ where
     E: Display + From<Error>,
 {
     let mut run = TaskRunReporter::new(options, &parameters);
+    let results = ResultPlan::new(options, codec, &parameters, &run);
+    if let Some(value) = results.cached(&mut run) {
+        return Ok(value);
+    }
+    let scope = run.scope();
     for run_count in 1.. {
         run.running(run_count);
-        let outcome = attempt(options.timeout_seconds, body()).await;
-        match conclude(&mut run, options, run_count, outcome) {
+        let outcome = scope.scope(attempt(options.timeout_seconds, body())).await;
+        match conclude(&mut run, options, &results, run_count, outcome) {
             ControlFlow::Break(result) => return result,
             ControlFlow::Continue(delay) => {
                 if delay > 0.0 {
@@ -115,35 +140,11 @@ where
     unreachable!("the attempt loop only ends by returning")
 }
 
-/// Reports how attempt `run_count` ended and decides what follows: the call's final result, or
-/// another attempt after the returned delay in seconds. Shared by async and blocking tasks.
-fn conclude<T, E: Display + From<Error>>(
-    run: &mut TaskRunReporter,
-    options: &Options,
-    run_count: u32,
-    outcome: Result<T, Failure<E>>,
-) -> ControlFlow<Result<T, E>, f64> {
-    match outcome {
-        Ok(value) => {
-            run.completed();
-            ControlFlow::Break(Ok(value))
-        }
-        Err(failure) if run_count > options.retries => {
-            run.failed(&failure);
-            ControlFlow::Break(Err(failure.into_error()))
-        }
-        Err(failure) => {
-            let delay = retry_delay(options, run_count);
-            run.awaiting_retry(delay, &failure.message());
-            ControlFlow::Continue(delay)
-        }
-    }
-}
-
 /// Runs a blocking task body under the task's options, reporting its states. Retry delays block
 /// the calling thread, as the body does.
 pub fn run_task_sync<T, E, F>(
-    options: &'static Options,
+    options: &Options,
+    codec: Codec<T>,
     parameters: Vec<(&'static str, Value)>,
     mut body: F,
 ) -> Result<T, E>
@@ -152,14 +153,22 @@ where
     E: Display + From<Error>,
 {
     let mut run = TaskRunReporter::new(options, &parameters);
+    let results = ResultPlan::new(options, codec, &parameters, &run);
+    if let Some(value) = results.cached(&mut run) {
+        return Ok(value);
+    }
+    let scope = run.scope();
     for run_count in 1.. {
         run.running(run_count);
-        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(&mut body)) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(Failure::Error(error)),
-            Err(payload) => Err(Failure::Panic(panic_message(&*payload))),
-        };
-        match conclude(&mut run, options, run_count, outcome) {
+        let outcome =
+            scope.sync_scope(
+                || match std::panic::catch_unwind(AssertUnwindSafe(&mut body)) {
+                    Ok(Ok(value)) => Ok(value),
+                    Ok(Err(error)) => Err(Failure::Error(error)),
+                    Err(payload) => Err(Failure::Panic(panic_message(&*payload))),
+                },
+            );
+        match conclude(&mut run, options, &results, run_count, outcome) {
             ControlFlow::Break(result) => return result,
             ControlFlow::Continue(delay) => {
                 if delay > 0.0 {
@@ -171,242 +180,164 @@ where
     unreachable!("the attempt loop only ends by returning")
 }
 
-/// A task run's identity and bookkeeping, and the events describing its state changes.
-struct TaskRunReporter {
-    context: Option<Arc<FlowContext>>,
-    options: &'static Options,
-    id: Uuid,
-    name: String,
-    dynamic_key: u64,
-    task_inputs: Map<String, Value>,
+/// Reports how attempt `run_count` ended and decides what follows: the call's final result, or
+/// another attempt after the returned delay in seconds. Shared by async and blocking tasks.
+fn conclude<T, E: Display + From<Error>>(
+    run: &mut TaskRunReporter<'_>,
+    options: &Options,
+    results: &ResultPlan<T>,
     run_count: u32,
-    expected_start_time: Timestamp,
-    start_time: Option<Timestamp>,
-    running_since: Option<Timestamp>,
-    total_run_time: f64,
-    /// The last reported state's type, name and message, and its event id.
-    last: Option<(StateType, String, String, Uuid)>,
+    outcome: Result<T, Failure<E>>,
+) -> ControlFlow<Result<T, E>, f64> {
+    run.stop_clock();
+    match outcome {
+        Ok(value) => {
+            let mut completed = StateReport::new(StateType::Completed, "Completed");
+            completed.data = results.persist(&value);
+            run.report(completed);
+            run.log(Level::INFO, "Finished in state Completed()");
+            ControlFlow::Break(Ok(value))
+        }
+        Err(failure) if run_count > options.retries => {
+            let message = failure.message("Task run");
+            let exhausted = if options.retries > 0 {
+                " - Retries are exhausted"
+            } else {
+                ""
+            };
+            run.log(Level::ERROR, &format!("{message}{exhausted}"));
+            let mut failed = StateReport::new(StateType::Failed, failure.state_name());
+            failed.message = message;
+            let finished = format!("Finished in state {}('{}')", failed.name, failed.message);
+            run.report(failed);
+            run.log(Level::ERROR, &finished);
+            ControlFlow::Break(Err(failure.into_error()))
+        }
+        Err(failure) => {
+            let delay = retry_delay(options, run_count);
+            let when = if delay > 0.0 {
+                format!("{delay} second(s) from now")
+            } else {
+                "immediately".to_owned()
+            };
+            let retry = format!("Retry {run_count}/{} will start {when}", options.retries);
+            run.log(
+                Level::ERROR,
+                &format!("{} - {retry}", failure.message("Task run")),
+            );
+            let mut awaiting = StateReport::new(StateType::Scheduled, "AwaitingRetry");
+            awaiting.message = retry;
+            awaiting.scheduled_time = Some(Timestamp::now().plus_seconds(delay));
+            run.report(awaiting);
+            ControlFlow::Continue(delay)
+        }
+    }
 }
 
-impl TaskRunReporter {
-    fn new(options: &'static Options, parameters: &[(&'static str, Value)]) -> Self {
-        let context = FlowContext::current();
-        let id = Uuid::now_v7();
-        let dynamic_key = context
-            .as_ref()
-            .map_or(0, |c| c.next_dynamic_key(options.key));
-        // Prefect's `task_inputs` name each argument's upstream runs, not its value.
-        let task_inputs = parameters
-            .iter()
-            .map(|(name, _)| ((*name).to_owned(), json!([])))
-            .collect();
-        let simple = id.simple().to_string();
-        let mut reporter = Self {
-            context,
-            options,
-            id,
-            name: format!("{}-{}", options.name, &simple[simple.len() - 3..]),
-            dynamic_key,
-            task_inputs,
-            run_count: 0,
-            expected_start_time: Timestamp::now(),
-            start_time: None,
-            running_since: None,
-            total_run_time: 0.0,
-            last: None,
+/// Whether results are persisted when a task or flow does not say.
+pub(crate) fn persist_by_default() -> bool {
+    env::first_set(&[
+        env::WEIR_RESULTS_PERSIST_BY_DEFAULT,
+        env::PREFECT_RESULTS_PERSIST_BY_DEFAULT,
+    ])
+    .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}
+
+/// What happens to one call's result: whether it is persisted, and under which cache key.
+pub(crate) struct ResultPlan<T> {
+    codec: Codec<T>,
+    persist: bool,
+    /// The file name of the cached result; `None` when the call is not cached.
+    key: Option<String>,
+    expiration: Option<f64>,
+    refresh: bool,
+}
+
+impl<T> ResultPlan<T> {
+    pub(crate) fn new(
+        options: &Options,
+        codec: Codec<T>,
+        parameters: &[(&'static str, Value)],
+        run: &TaskRunReporter<'_>,
+    ) -> Self {
+        let explicit =
+            options.cache_key_fn.is_some() || options.cache_policy.is_some_and(|p| !p.is_none());
+        let persist = options
+            .persist_result
+            .unwrap_or_else(|| explicit || persist_by_default())
+            && codec.round_trips();
+        let key = if persist || explicit {
+            let inputs: Map<String, Value> = parameters
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.clone()))
+                .collect();
+            let empty = Map::new();
+            let context = CacheKeyContext {
+                task_name: &options.name,
+                task_key: options.key,
+                inputs: &inputs,
+                flow_run_id: run.context.as_ref().map(|c| c.flow_run_id),
+                flow_parameters: run.context.as_ref().map_or(&empty, |c| &c.parameters),
+            };
+            let key = match options.cache_key_fn {
+                Some(key_fn) => key_fn(&context),
+                None => {
+                    let policy = options.cache_policy.unwrap_or(CachePolicy::DEFAULT);
+                    cache::policy_key(policy, options.source_hash, &context)
+                }
+            };
+            key.map(|k| cache::storage_name(&k))
+        } else {
+            None
         };
-        reporter.report(StateType::Pending, "Pending", String::new(), None);
-        reporter
-    }
-
-    fn running(&mut self, run_count: u32) {
-        self.run_count = run_count;
-        let now = Timestamp::now();
-        self.start_time.get_or_insert(now);
-        self.running_since = Some(now);
-        let name = if run_count > 1 { "Retrying" } else { "Running" };
-        self.report(StateType::Running, name, String::new(), None);
-    }
-
-    fn stop_clock(&mut self) {
-        if let Some(since) = self.running_since.take() {
-            self.total_run_time += Timestamp::now().seconds_since(&since).max(0.0);
+        ResultPlan {
+            codec,
+            persist,
+            key: if codec.round_trips() { key } else { None },
+            expiration: options.cache_expiration,
+            refresh: options.refresh_cache,
         }
     }
 
-    fn completed(&mut self) {
-        self.stop_clock();
-        self.report(StateType::Completed, "Completed", String::new(), None);
-    }
-
-    fn failed<E: Display + From<Error>>(&mut self, failure: &Failure<E>) {
-        self.stop_clock();
-        let name = match failure {
-            Failure::TimedOut(_) => "TimedOut",
-            _ => "Failed",
-        };
-        let message = format!("Task run failed: {}", failure.message());
-        tracing::warn!(task_run = %self.name, %message, "task run failed");
-        self.report(StateType::Failed, name, message, None);
-    }
-
-    fn awaiting_retry(&mut self, delay: f64, cause: &str) {
-        self.stop_clock();
-        tracing::info!(task_run = %self.name, cause, delay, "task run will retry");
-        let at = Timestamp::now().plus_seconds(delay);
-        let message = format!(
-            "Retry {}/{} will start {delay} second(s) from now",
-            self.run_count, self.options.retries
-        );
-        self.report(StateType::Scheduled, "AwaitingRetry", message, Some(at));
-    }
-
-    /// Queues the event for a new state; a no-op outside a flow.
-    fn report(
-        &mut self,
-        state_type: StateType,
-        name: &str,
-        message: String,
-        scheduled_time: Option<Timestamp>,
-    ) {
-        let Some(context) = self.context.clone() else {
-            return;
-        };
-        let event_id = Uuid::now_v7();
-        let occurred = Timestamp::now();
-        let event = self.event(
-            &context,
-            event_id,
-            occurred,
-            state_type,
-            name,
-            &message,
-            scheduled_time,
-        );
-        context.events.send(event);
-        self.last = Some((state_type, name.to_owned(), message, event_id));
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn event(
-        &self,
-        context: &FlowContext,
-        event_id: Uuid,
-        occurred: Timestamp,
-        state_type: StateType,
-        name: &str,
-        message: &str,
-        scheduled_time: Option<Timestamp>,
-    ) -> Event {
-        let state_timestamp = occurred
-            .as_datetime()
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
-        let resource: Resource = [
-            (
-                "prefect.resource.id",
-                format!("prefect.task-run.{}", self.id),
-            ),
-            ("prefect.resource.name", self.name.clone()),
-            ("prefect.run-count", self.run_count.to_string()),
-            ("prefect.state-message", message.to_owned()),
-            ("prefect.state-name", name.to_owned()),
-            ("prefect.state-timestamp", state_timestamp),
-            ("prefect.state-type", state_type.as_str().to_owned()),
-            ("prefect.orchestration", "client".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let related = |id: String, role: &str, name: &str| -> Resource {
-            [
-                ("prefect.resource.id", id),
-                ("prefect.resource.role", role.to_owned()),
-                ("prefect.resource.name", name.to_owned()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect()
-        };
-        let mut related_resources = vec![
-            related(
-                format!("prefect.flow-run.{}", context.flow_run_id),
-                "flow-run",
-                &context.flow_run_name,
-            ),
-            related(
-                format!("prefect.flow.{}", context.flow_id),
-                "flow",
-                &context.flow_name,
-            ),
-        ];
-        for tag in self.options.tags {
-            let mut resource = related(format!("prefect.tag.{tag}"), "tag", tag);
-            resource.remove("prefect.resource.name");
-            related_resources.push(resource);
+    /// The cached value, reported as Running then Cached, on a cache hit.
+    pub(crate) fn cached(&self, run: &mut TaskRunReporter<'_>) -> Option<T> {
+        if self.refresh {
+            return None;
         }
-        let state_details = StateDetails {
-            flow_run_id: Some(context.flow_run_id),
-            task_run_id: Some(self.id),
-            scheduled_time,
-            ..StateDetails::default()
+        let (key, decode) = (self.key.as_deref()?, self.codec.decode?);
+        let (value, metadata) = ResultStore::local().read(key)?;
+        let value = match decode(value) {
+            Ok(value) => value,
+            Err(error) => {
+                tracing::debug!(key, %error, "a cached result no longer fits its type; rerunning");
+                return None;
+            }
         };
-        let initial_state = self.last.as_ref().map(|(t, n, m, _)| {
-            json!({"type": t.as_str(), "name": n, "message": m, "state_details": {}})
-        });
-        let delays = self.options.retry_delay_seconds;
-        let retry_delay = match delays {
-            [] => Value::from(0),
-            [one] => json!(one),
-            many => json!(many),
-        };
-        let mut payload = Map::new();
-        payload.insert(
-            "intended".into(),
-            json!({
-                "from": self.last.as_ref().map(|(t, ..)| t.as_str()),
-                "to": state_type.as_str(),
-            }),
-        );
-        payload.insert("initial_state".into(), initial_state.unwrap_or(Value::Null));
-        payload.insert(
-            "validated_state".into(),
-            json!({
-                "type": state_type.as_str(), "name": name, "message": message,
-                "state_details": state_details, "data": null,
-            }),
-        );
-        payload.insert(
-            "task_run".into(),
-            json!({
-                "name": self.name,
-                "task_key": self.options.key,
-                "dynamic_key": self.dynamic_key.to_string(),
-                "task_version": self.options.version,
-                "empirical_policy": {
-                    "max_retries": 0, "retry_delay_seconds": 0.0,
-                    "retries": self.options.retries, "retry_delay": retry_delay,
-                    "retry_jitter_factor": null,
-                },
-                "tags": self.options.tags,
-                "labels": {},
-                "task_inputs": self.task_inputs,
-                "run_count": self.run_count,
-                "flow_run_run_count": context.flow_run_count,
-                "expected_start_time": self.expected_start_time,
-                "start_time": self.start_time,
-                "end_time": state_type.is_terminal().then_some(occurred),
-                "total_run_time": self.total_run_time,
-            }),
-        );
-        Event {
-            occurred,
-            event: format!("prefect.task-run.{name}"),
-            resource,
-            related: related_resources,
-            payload,
-            id: event_id,
-            follows: self.last.as_ref().map(|(.., id)| *id),
-            received: None,
+        run.running(1);
+        run.stop_clock();
+        let mut cached = StateReport::new(StateType::Completed, "Cached");
+        cached.data = serde_json::to_value(metadata).ok();
+        run.report(cached);
+        run.log(Level::INFO, "Finished in state Cached(type=COMPLETED)");
+        Some(value)
+    }
+
+    /// Persists `value` when the plan says so; the record's metadata becomes the state's data.
+    pub(crate) fn persist(&self, value: &T) -> Option<Value> {
+        if !self.persist {
+            return None;
+        }
+        let json = (self.codec.encode?)(value)?;
+        let name = self
+            .key
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        match ResultStore::local().write(&name, json, self.expiration) {
+            Ok(metadata) => serde_json::to_value(metadata).ok(),
+            Err(error) => {
+                tracing::warn!(%error, "could not persist a result");
+                None
+            }
         }
     }
 }
@@ -415,15 +346,16 @@ impl TaskRunReporter {
 mod tests {
     use super::*;
 
+    use crate::context::FlowContext;
+    use serde_json::json;
+    use std::borrow::Cow;
+    use std::sync::Arc;
+    use uuid::Uuid;
+
     const OPTIONS: Options = Options {
-        name: "t",
-        key: "m::t",
-        description: None,
-        version: None,
-        tags: &[],
         retries: 3,
-        retry_delay_seconds: &[1.0, 10.0],
-        timeout_seconds: None,
+        retry_delay_seconds: Cow::Borrowed(&[1.0, 10.0]),
+        ..Options::DEFAULT
     };
 
     #[test]
@@ -432,21 +364,26 @@ mod tests {
         assert_eq!(retry_delay(&OPTIONS, 2), 10.0);
         assert_eq!(retry_delay(&OPTIONS, 3), 10.0);
         let none = Options {
-            retry_delay_seconds: &[],
+            retry_delay_seconds: Cow::Borrowed(&[]),
             ..OPTIONS
         };
         assert_eq!(retry_delay(&none, 1), 0.0);
+        let jittered = Options {
+            retry_jitter_factor: Some(1.0),
+            ..OPTIONS
+        };
+        let delays: Vec<f64> = (0..50).map(|_| retry_delay(&jittered, 2)).collect();
+        assert!(delays.iter().all(|d| *d > 0.0 && *d <= 20.0), "{delays:?}");
+        assert!(delays.iter().any(|d| (d - 10.0).abs() > 0.01), "{delays:?}");
     }
 
     static FLAKY: Options = Options {
-        name: "flaky",
+        name: Cow::Borrowed("flaky"),
         key: "m::flaky",
-        description: None,
-        version: None,
-        tags: &["etl"],
+        tags: Cow::Borrowed(&[Cow::Borrowed("etl")]),
         retries: 1,
-        retry_delay_seconds: &[0.0],
-        timeout_seconds: None,
+        retry_delay_seconds: Cow::Borrowed(&[0.0]),
+        ..Options::DEFAULT
     };
 
     /// The events of a task that fails once and then succeeds, in the shape of section iii of the
@@ -457,17 +394,10 @@ mod tests {
         use crate::events::{Command, EventSender};
         let (sender, mut rx) = EventSender::capturing();
         let flow_run = Uuid::now_v7();
-        let context = Arc::new(FlowContext::new(
-            flow_run,
-            "brave-otter".into(),
-            Uuid::now_v7(),
-            "etl".into(),
-            1,
-            sender,
-        ));
+        let context = Arc::new(FlowContext::for_tests(flow_run, "brave-otter", sender));
         let mut calls = 0;
         let value: Result<u32, Error> = context
-            .scope(run_task(&FLAKY, vec![("n", json!(1))], || {
+            .scope(run_task(&FLAKY, Codec::NONE, vec![("n", json!(1))], || {
                 calls += 1;
                 let attempt = calls;
                 async move {

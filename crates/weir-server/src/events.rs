@@ -8,7 +8,7 @@
 //! hundreds per transaction.
 
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use weir_core::events::Event;
 use weir_storage::Store;
 
@@ -19,16 +19,23 @@ const QUEUE_DEPTH: usize = 20_000;
 /// Events a slow `/events/out` subscriber may fall behind before it misses some.
 const BROADCAST_DEPTH: usize = 4_096;
 
+/// What travels through the pipeline's channel.
+enum Queued {
+    Event(Box<Event>),
+    /// Answered once every event queued before it has been processed.
+    Barrier(oneshot::Sender<()>),
+}
+
 /// A cheap-to-clone handle for publishing and subscribing to events.
 #[derive(Clone)]
 pub struct EventBus {
-    sender: mpsc::Sender<Event>,
+    sender: mpsc::Sender<Queued>,
     broadcast: broadcast::Sender<Arc<Event>>,
 }
 
 /// The background loop that owns the receiving end of the channel.
 pub struct EventPipeline {
-    receiver: mpsc::Receiver<Event>,
+    receiver: mpsc::Receiver<Queued>,
     broadcast: broadcast::Sender<Arc<Event>>,
     store: Store,
 }
@@ -54,7 +61,23 @@ impl EventBus {
 
     /// Queues an event, waiting while the queue is full. Fails only when the server is stopping.
     pub async fn publish(&self, event: Event) -> Result<(), Event> {
-        self.sender.send(event).await.map_err(|e| e.0)
+        self.sender
+            .send(Queued::Event(Box::new(event)))
+            .await
+            .map_err(|e| match e.0 {
+                Queued::Event(event) => *event,
+                Queued::Barrier(_) => unreachable!("an event was sent"),
+            })
+    }
+
+    /// Waits until every event published before this call has been stored and recorded (an
+    /// in-process client calls it before its process exits). Returns at once when the pipeline
+    /// has stopped.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Queued::Barrier(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// A receiver of every event the pipeline processes from now on.
@@ -66,10 +89,24 @@ impl EventBus {
 impl EventPipeline {
     /// Drains the channel until every [`EventBus`] is dropped.
     pub async fn run(mut self) {
+        let mut queued = Vec::with_capacity(MAX_BATCH);
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while self.receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            self.process(&batch).await;
-            batch.clear();
+        let mut barriers = Vec::new();
+        while self.receiver.recv_many(&mut queued, MAX_BATCH).await > 0 {
+            for item in queued.drain(..) {
+                match item {
+                    Queued::Event(event) => batch.push(*event),
+                    Queued::Barrier(done) => barriers.push(done),
+                }
+            }
+            if !batch.is_empty() {
+                self.process(&batch).await;
+                batch.clear();
+            }
+            // A barrier only waits for what was queued before it, all of which was in this batch.
+            for done in barriers.drain(..) {
+                let _ = done.send(());
+            }
         }
     }
 

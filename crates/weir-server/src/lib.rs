@@ -57,6 +57,11 @@ impl Server {
         }
     }
 
+    /// The event bus: in-process clients publish to it directly and [`EventBus::flush`] it.
+    pub fn events(&self) -> EventBus {
+        self.state.events.clone()
+    }
+
     /// The application's routes. The background services are not running until [`Server::serve`]
     /// (or [`Server::spawn_services`]) is called.
     pub fn router(&self) -> Router {

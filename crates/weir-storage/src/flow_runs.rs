@@ -87,6 +87,7 @@ impl Store {
             .state
             .unwrap_or_else(|| StateCreate::of_type(StateType::Pending));
         proposal.state_details.flow_run_id = Some(id);
+        proposal.state_details.task_run_id = run.parent_task_run_id;
         let state = apply_state(&mut run, State::from_proposal(proposal, now));
         run.refresh_estimates(now);
         let insert = Statement {
@@ -127,7 +128,27 @@ impl Store {
                 .map(|r| (r, false))
                 .ok_or(Error::NotFound { kind: "Flow run" });
         }
+        self.mirror_to_parent_task_run(&run, &state).await;
         Ok((run, true))
+    }
+
+    /// A subflow run's parent task run follows the subflow's states (as Prefect's server does):
+    /// each state written on the child is copied onto the parent task run, pointing back at the
+    /// child. A failure here is logged, not returned: the child's own state is already written.
+    async fn mirror_to_parent_task_run(&self, run: &FlowRun, state: &State) {
+        let Some(parent) = run.parent_task_run_id else {
+            return;
+        };
+        let mut copy = StateCreate::of_type(state.state_type);
+        copy.name = Some(state.display_name().to_owned());
+        copy.message = state.message.clone();
+        copy.data = state.data.clone();
+        copy.state_details.child_flow_run_id = Some(run.id);
+        copy.state_details.transition_id = state.state_details.transition_id;
+        copy.state_details.scheduled_time = state.state_details.scheduled_time;
+        if let Err(error) = self.set_task_run_state(parent, copy, true).await {
+            tracing::warn!(%error, task_run = %parent, "could not mirror a subflow state");
+        }
     }
 
     async fn flow_run_by_idempotency_key(
@@ -293,6 +314,7 @@ impl Store {
         proposal.state_details.flow_run_id = Some(id);
         for _ in 0..MAX_STATE_RACES {
             let mut run = self.read_flow_run(id).await?;
+            proposal.state_details.task_run_id = run.parent_task_run_id;
             let previous = run.state.clone();
             let facts = FlowRunFacts {
                 current: previous.as_ref(),
@@ -339,6 +361,7 @@ impl Store {
                 &written,
                 None,
             );
+            self.mirror_to_parent_task_run(&run, &written).await;
             return Ok(SetStateOutcome {
                 result: decision.with_written(written).into_result(None),
                 written: true,

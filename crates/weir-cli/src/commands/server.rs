@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
 use weir_core::env;
 
 #[derive(Subcommand)]
@@ -30,16 +29,7 @@ pub async fn run(command: ServerCommand) -> anyhow::Result<()> {
     }
 }
 
-/// `$WEIR_HOME`, or `~/.weir`.
-pub fn weir_home() -> PathBuf {
-    if let Some(home) = std::env::var_os(env::WEIR_HOME).filter(|h| !h.is_empty()) {
-        return PathBuf::from(home);
-    }
-    let user_home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    user_home.join(".weir")
-}
+pub use weir_core::env::weir_home;
 
 fn resolve_port(flag: Option<u16>) -> anyhow::Result<u16> {
     if let Some(port) = flag {

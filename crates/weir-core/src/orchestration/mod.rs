@@ -10,6 +10,7 @@
 
 pub mod bookkeeping;
 pub mod flow;
+pub mod retry_jitter;
 pub mod task;
 
 use crate::schemas::{OrchestrationDetails, OrchestrationResult, SetStateStatus};

@@ -118,7 +118,8 @@ fn retry_failed_tasks(
     }
     let base = facts.policy.delay_for_attempt(facts.run_count);
     let jitter = facts.policy.retry_jitter_factor.unwrap_or(0.0).max(0.0);
-    let delay = (base * (1.0 + jitter * facts.jitter_sample.clamp(-1.0, 1.0))).max(0.0);
+    let uniform = (facts.jitter_sample.clamp(-1.0, 1.0) + 1.0) / 2.0;
+    let delay = super::retry_jitter::jittered_delay(base, jitter, uniform);
     Some(Decision::Reject {
         state: Some(awaiting_retry(proposed, now, delay)),
         reason: "Retrying".into(),
