@@ -195,6 +195,30 @@ pub struct FlowRunCreate {
     pub deployment_id: Option<Uuid>,
 }
 
+impl FlowRunCreate {
+    /// A run of `flow_id` with everything else left to the server's defaults (PENDING).
+    pub fn for_flow(flow_id: Uuid) -> FlowRunCreate {
+        FlowRunCreate {
+            flow_id,
+            state: None,
+            name: None,
+            flow_version: None,
+            parameters: JsonObject::new(),
+            context: JsonObject::new(),
+            parent_task_run_id: None,
+            infrastructure_document_id: None,
+            empirical_policy: FlowRunPolicy::default(),
+            tags: Vec::new(),
+            labels: None,
+            idempotency_key: None,
+            work_pool_name: None,
+            work_queue_name: None,
+            job_variables: None,
+            deployment_id: None,
+        }
+    }
+}
+
 /// Body of `PATCH /flow_runs/{id}`: only the fields present are changed.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

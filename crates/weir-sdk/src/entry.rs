@@ -90,20 +90,26 @@ impl Program {
 
     /// Runs a command (the arguments after the program name).
     pub fn run(self, args: Vec<String>) -> ExitCode {
+        ExitCode::from(self.exit_code(args))
+    }
+
+    /// Runs a command and returns its exit code (0 completed, 1 failed, 2 bad usage). Starts
+    /// its own tokio runtime, so it must not be called from inside one.
+    pub fn exit_code(self, args: Vec<String>) -> u8 {
         let runtime = match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime,
             Err(error) => return self.fail(Failed(format!("cannot start tokio: {error}"), 1)),
         };
         match runtime.block_on(self.dispatch(&args)) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => 0,
             Err(failed) => self.fail(failed),
         }
     }
 
     #[allow(clippy::print_stderr)]
-    fn fail(&self, Failed(message, code): Failed) -> ExitCode {
+    fn fail(&self, Failed(message, code): Failed) -> u8 {
         eprintln!("{}: {message}", self.name);
-        ExitCode::from(code)
+        code
     }
 
     async fn dispatch(&self, args: &[String]) -> Result<(), Failed> {

@@ -74,7 +74,8 @@ where
             events: parent.events.clone(),
             logs: parent.logs.clone(),
         };
-        return call.orchestrate(body, &reporters, Some(&parent)).await;
+        // Boxed: a flow's state machine is large, and a subflow's would nest inside its parent's.
+        return Box::pin(call.orchestrate(body, &reporters, Some(&parent))).await;
     }
     let config = ApiConfig::resolve().await?;
     let client = Client::new(&config.url, config.auth.clone());
@@ -83,7 +84,7 @@ where
         logs: LogSender::start(client.clone()),
         client,
     };
-    let outcome = call.orchestrate(body, &reporters, None).await;
+    let outcome = Box::pin(call.orchestrate(body, &reporters, None)).await;
     futures::join!(
         reporters.events.flush(DELIVERY_LIMIT),
         reporters.logs.flush(DELIVERY_LIMIT)

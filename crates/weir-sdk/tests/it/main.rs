@@ -1,10 +1,12 @@
 //! The SDK against real Weir servers on SQLite and PostgreSQL: flows and tasks called as Rust
 //! functions, their runs read back through the API.
 
+mod entry;
+mod features;
 mod flows;
 mod orchestration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use std::future::Future;
 use std::time::Duration;
 use weir_client::{Auth, Client};
