@@ -29,6 +29,8 @@ pub enum Error {
         url: String,
         status: StatusCode,
         body: String,
+        /// The server's `Retry-After`, in seconds.
+        retry_after: Option<f64>,
     },
     /// The answer was not the JSON the call expects.
     #[error("unexpected answer from {url}: {source}")]
@@ -63,6 +65,24 @@ pub enum Auth {
     Bearer(String),
 }
 
+/// Retries of a request the server was too busy for, after the first attempt.
+const MAX_RETRIES: u32 = 5;
+
+/// Whether a status means "try again later".
+fn is_transient(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 502 | 503 | 504)
+}
+
+/// The pause before retry `attempt` (1-based): the server's `Retry-After` (at most 10 s), else
+/// 100 ms doubling each time, with up to 20% jitter so busy clients spread out.
+fn retry_delay(attempt: u32, retry_after: Option<f64>) -> std::time::Duration {
+    let base = match retry_after {
+        Some(seconds) if seconds.is_finite() && seconds >= 0.0 => seconds.min(10.0),
+        _ => 0.1 * f64::from(1u32 << (attempt - 1).min(6)),
+    };
+    std::time::Duration::from_secs_f64(base * (1.0 + 0.2 * rand::random::<f64>()))
+}
+
 /// A client of one server. Cheap to clone (the connection pool is shared).
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -87,8 +107,36 @@ impl Client {
     }
 
     /// Sends a request and returns the status and JSON body (`null` for an empty one). Error
-    /// statuses are returned as [`Error::Status`].
+    /// statuses are returned as [`Error::Status`]. A busy server (408, 429, 502, 503, 504) and a
+    /// refused connection are retried with growing delays, as Prefect's client does, honouring
+    /// `Retry-After`.
     pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value)> {
+        let mut attempt = 0;
+        loop {
+            let outcome = self.request_once(method.clone(), path, body).await;
+            let retry_after = match &outcome {
+                Err(Error::Status {
+                    status,
+                    retry_after,
+                    ..
+                }) if is_transient(*status) => *retry_after,
+                Err(Error::Transport { source, .. }) if source.is_connect() => None,
+                _ => return outcome,
+            };
+            if attempt >= MAX_RETRIES {
+                return outcome;
+            }
+            attempt += 1;
+            tokio::time::sleep(retry_delay(attempt, retry_after)).await;
+        }
+    }
+
+    async fn request_once(
         &self,
         method: Method,
         path: &str,
@@ -112,6 +160,11 @@ impl Client {
             source,
         })?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok());
         let bytes = response.bytes().await.map_err(|source| Error::Transport {
             url: url.clone(),
             source,
@@ -122,6 +175,7 @@ impl Client {
                 url,
                 status,
                 body: String::from_utf8_lossy(&bytes).into_owned(),
+                retry_after,
             });
         }
         if bytes.is_empty() {

@@ -187,6 +187,10 @@ impl Visit for MessageText {
 
 impl MessageText {
     fn field(&mut self, field: &Field, value: std::fmt::Arguments<'_>) {
+        // The run a line belongs to is in its ids already; its name would only repeat it.
+        if matches!(field.name(), "task_run" | "flow_run") {
+            return;
+        }
         if !self.fields.is_empty() {
             self.fields.push(' ');
         }

@@ -4,6 +4,8 @@
 //! PostgreSQL tests use the local server (`WEIR_TEST_POSTGRES_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`); each test gets its own schema, dropped afterwards.
 
+pub mod prefect;
+
 use std::net::SocketAddr;
 use weir_storage::Store;
 

@@ -5,6 +5,7 @@ mod entry;
 mod features;
 mod flows;
 mod orchestration;
+mod prefect_parity;
 
 use serde_json::{json, Value};
 use std::future::Future;
