@@ -58,6 +58,12 @@ pub use results::ResultMetadata;
 pub use schemars;
 pub use weir_macros::{flow, task};
 
+/// The id of the flow run whose body is executing, if any (Prefect's
+/// `prefect.runtime.flow_run.id`).
+pub fn current_flow_run_id() -> Option<uuid::Uuid> {
+    context::FlowContext::current().map(|flow| flow.flow_run_id)
+}
+
 /// Prints a line, and ships it to the run's logs when the flow or task has `log_prints = true`
 /// (Rust's `println!` cannot be intercepted, so this is the SDK's `print`).
 #[macro_export]

@@ -97,13 +97,18 @@ pub fn layer<S: Subscriber>() -> impl Layer<S> {
     RunLogLayer
 }
 
-/// Installs a subscriber that prints events (filtered by `RUST_LOG`, default `info`) and ships run
-/// logs. Does nothing when a global subscriber is already installed.
+/// Installs a subscriber that prints events to stderr (filtered by `RUST_LOG`, default `info`) and
+/// ships run logs. Does nothing when a global subscriber is already installed. Stdout stays the
+/// program's own (the `run` subcommand prints the flow's result there).
 pub fn init() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_filter(filter))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        )
         .with(RunLogLayer)
         .try_init();
 }
