@@ -1,9 +1,12 @@
-//! A flow calling two tasks, reported to the server at `WEIR_API_URL` (or `PREFECT_API_URL`).
+//! Hello, Weir: a flow calling two tasks.
 //!
 //! ```sh
-//! weir server start &            # or: prefect server start
-//! WEIR_API_URL=http://127.0.0.1:4200/api cargo run -p weir-sdk --example hello -- Ada
+//! cargo run -p weir-sdk --example hello -- Ada
 //! ```
+//!
+//! With no server configured the SDK starts one inside the program on `~/.weir/weir.db`, so this
+//! works on a fresh machine; `weir server start` later shows the run. To report to a running
+//! server instead (Weir or Prefect), set `WEIR_API_URL=http://127.0.0.1:4200/api`.
 
 use weir_sdk::{flow, task};
 
@@ -28,11 +31,6 @@ async fn hello(name: String) -> anyhow::Result<usize> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let name = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "world".to_owned());
