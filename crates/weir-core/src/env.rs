@@ -19,6 +19,10 @@ pub const PREFECT_API_URL: &str = "PREFECT_API_URL";
 pub const WEIR_API_AUTH_STRING: &str = "WEIR_API_AUTH_STRING";
 /// Prefect's name for the client auth string.
 pub const PREFECT_API_AUTH_STRING: &str = "PREFECT_API_AUTH_STRING";
+/// The API key clients send as `Authorization: Bearer`.
+pub const WEIR_API_KEY: &str = "WEIR_API_KEY";
+/// Prefect's name for the client API key.
+pub const PREFECT_API_KEY: &str = "PREFECT_API_KEY";
 /// Log filter of the `weir` binary (tracing's `EnvFilter` syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
 /// The flow run a worker asks a Rust binary's `execute` subcommand to run.

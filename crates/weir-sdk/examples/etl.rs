@@ -20,7 +20,11 @@ struct Row {
 async fn extract(rows: u32) -> anyhow::Result<Vec<Row>> {
     static ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let attempt = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    anyhow::ensure!(attempt % 2 == 1, "the source timed out (attempt {})", attempt + 1);
+    anyhow::ensure!(
+        attempt % 2 == 1,
+        "the source timed out (attempt {})",
+        attempt + 1
+    );
     Ok((0..rows)
         .map(|id| Row {
             id,
@@ -45,7 +49,10 @@ fn load(rows: Vec<Row>) -> i64 {
     rows.iter().map(|r| r.amount_cents).sum()
 }
 
-#[flow(name = "etl", description = "Extracts, transforms and loads the day's rows")]
+#[flow(
+    name = "etl",
+    description = "Extracts, transforms and loads the day's rows"
+)]
 async fn etl(rows: u32) -> anyhow::Result<i64> {
     let extracted = extract(rows).await?;
     let transformed: Vec<Row> = transform::map(extracted)

@@ -1,7 +1,8 @@
 //! Where the SDK reports to: the API URL and auth, from the environment or set for one scope.
 //!
-//! `WEIR_API_URL` wins over `PREFECT_API_URL`, and `WEIR_API_AUTH_STRING` over
-//! `PREFECT_API_AUTH_STRING`, so a Prefect setup works unchanged. [`with_api`] overrides both for
+//! `WEIR_API_URL` wins over `PREFECT_API_URL`, `WEIR_API_KEY` over `PREFECT_API_KEY` (sent as
+//! `Authorization: Bearer`), and `WEIR_API_AUTH_STRING` over `PREFECT_API_AUTH_STRING` (HTTP
+//! Basic; used when no key is set), so a Prefect setup works unchanged. [`with_api`] overrides both for
 //! one future (tests and programs that talk to several servers use it). With neither, the
 //! `embedded-server` feature (on by default) starts a Weir server inside the process.
 
@@ -33,11 +34,20 @@ impl ApiConfig {
         self
     }
 
+    /// The same server with an API key, sent as `Authorization: Bearer <key>`.
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.auth = Auth::Bearer(key.into());
+        self
+    }
+
     /// The server named by the environment, if any.
     pub fn from_env() -> Option<Self> {
         let url = env::first_set(&[env::WEIR_API_URL, env::PREFECT_API_URL])?;
-        let auth = env::first_set(&[env::WEIR_API_AUTH_STRING, env::PREFECT_API_AUTH_STRING])
-            .map_or(Auth::None, Auth::Basic);
+        let auth = match env::first_set(&[env::WEIR_API_KEY, env::PREFECT_API_KEY]) {
+            Some(key) => Auth::Bearer(key),
+            None => env::first_set(&[env::WEIR_API_AUTH_STRING, env::PREFECT_API_AUTH_STRING])
+                .map_or(Auth::None, Auth::Basic),
+        };
         Some(Self { url, auth })
     }
 
@@ -83,4 +93,33 @@ pub async fn with_api<F: Future>(config: ApiConfig, future: F) -> F::Output {
 /// Runs blocking `body` with flows reporting to `config` (a blocking task started from a scope).
 pub(crate) fn sync_with_api<R>(config: ApiConfig, body: impl FnOnce() -> R) -> R {
     SCOPED.sync_scope(config, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each test runs in its own process under nextest, so the environment is this test's own.
+    #[test]
+    fn weir_names_win_and_an_api_key_wins_over_an_auth_string() {
+        for name in [
+            env::WEIR_API_URL,
+            env::WEIR_API_KEY,
+            env::WEIR_API_AUTH_STRING,
+            env::PREFECT_API_KEY,
+        ] {
+            std::env::remove_var(name);
+        }
+        std::env::set_var(env::PREFECT_API_URL, "http://prefect:4200/api");
+        std::env::set_var(env::PREFECT_API_AUTH_STRING, "admin:pass");
+        let config = ApiConfig::from_env().unwrap();
+        assert_eq!(config.url, "http://prefect:4200/api");
+        assert!(matches!(&config.auth, Auth::Basic(s) if s == "admin:pass"));
+        std::env::set_var(env::WEIR_API_URL, "http://weir:4200/api");
+        std::env::set_var(env::PREFECT_API_KEY, "pnu_key");
+        let config = ApiConfig::from_env().unwrap();
+        assert_eq!(config.url, "http://weir:4200/api");
+        assert!(matches!(&config.auth, Auth::Bearer(k) if k == "pnu_key"));
+        assert_eq!(config.websocket_token().as_deref(), Some("pnu_key"));
+    }
 }

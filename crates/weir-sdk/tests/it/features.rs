@@ -227,3 +227,21 @@ server_test!(
         assert_eq!(square.flow_run_id, Some(child.id));
     }
 );
+
+server_test!(
+    a_flow_with_options_is_renamed_and_retried_as_asked,
+    |server| {
+        let renamed = child::with_options()
+            .name("renamed-child")
+            .retries(1)
+            .tags(["adhoc"])
+            .call(2);
+        assert_eq!(with_api(api(&server), renamed).await, 4);
+        let run = only_flow_run(&server).await;
+        let flow = client(&server).read_flow(run.flow_id).await.unwrap();
+        assert_eq!(flow.name, "renamed-child");
+        assert_eq!(run.empirical_policy.retries, Some(1));
+        assert_eq!(run.tags, ["adhoc"]);
+        assert_eq!(run.state_type, Some(StateType::Completed));
+    }
+);
