@@ -16,6 +16,7 @@ pub mod orchestration;
 pub mod schemas;
 pub mod state;
 pub mod time;
+pub mod work_pools;
 
 pub use state::{State, StateCreate, StateDetails, StateType};
 pub use time::Timestamp;

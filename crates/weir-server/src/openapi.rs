@@ -1,7 +1,7 @@
 //! Weir's own OpenAPI document, generated from the handlers' annotations, served at
 //! `/api/openapi.json`, with interactive docs (Swagger UI, bundled in the binary) at `/docs`.
 
-use crate::routes::{admin, events, flow_runs, flows, logs, task_runs};
+use crate::routes::{admin, events, flow_runs, flows, logs, task_runs, work_pools};
 use crate::AppState;
 use axum::Router;
 use utoipa::OpenApi;
@@ -50,6 +50,23 @@ use utoipa_swagger_ui::SwaggerUi;
         logs::filter_logs,
         events::create_events,
         events::filter_events,
+        work_pools::create_work_pool,
+        work_pools::read_work_pool,
+        work_pools::update_work_pool,
+        work_pools::delete_work_pool,
+        work_pools::filter_work_pools,
+        work_pools::count_work_pools,
+        work_pools::create_work_queue,
+        work_pools::filter_work_queues,
+        work_pools::read_pool_queue,
+        work_pools::update_pool_queue,
+        work_pools::delete_pool_queue,
+        work_pools::read_work_queue,
+        work_pools::update_work_queue,
+        work_pools::heartbeat,
+        work_pools::filter_workers,
+        work_pools::delete_worker,
+        work_pools::get_scheduled_flow_runs,
     )
 )]
 pub(crate) struct ApiDoc;

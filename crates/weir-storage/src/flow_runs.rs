@@ -40,6 +40,16 @@ impl Store {
                 return Ok((run, false));
             }
         }
+        // A run sent to a work pool goes to the named queue, or the pool's default one.
+        let (work_pool_id, work_queue_id, work_queue_name) = match &create.work_pool_name {
+            Some(pool) => {
+                let (pool, queue) = self
+                    .resolve_work_queue(pool, create.work_queue_name.as_deref())
+                    .await?;
+                (Some(pool.id), Some(queue.id), Some(queue.name))
+            }
+            None => (None, None, create.work_queue_name.clone()),
+        };
         let now = Timestamp::now();
         let id = Uuid::new_v4();
         let mut run = FlowRun {
@@ -54,8 +64,8 @@ impl Store {
             state_id: None,
             deployment_id: create.deployment_id,
             deployment_version: None,
-            work_queue_id: None,
-            work_queue_name: create.work_queue_name,
+            work_queue_id,
+            work_queue_name,
             flow_version: create.flow_version,
             parameters: create.parameters,
             idempotency_key: create.idempotency_key,
@@ -78,7 +88,7 @@ impl Store {
             infrastructure_document_id: create.infrastructure_document_id,
             infrastructure_pid: None,
             created_by: None,
-            work_pool_id: None,
+            work_pool_id,
             work_pool_name: create.work_pool_name,
             state: None,
             job_variables: create.job_variables.unwrap_or_default(),

@@ -14,6 +14,7 @@ mod flow_runs;
 mod flows;
 mod logs;
 mod task_runs;
+mod work_pools;
 mod writer;
 
 pub use db::Backend;

@@ -7,6 +7,7 @@ pub(crate) mod flow_runs;
 pub(crate) mod flows;
 pub(crate) mod logs;
 pub(crate) mod task_runs;
+pub(crate) mod work_pools;
 
 use crate::AppState;
 use axum::Router;
@@ -20,4 +21,5 @@ pub fn api() -> Router<AppState> {
         .merge(task_runs::routes())
         .merge(logs::routes())
         .merge(events::routes())
+        .merge(work_pools::routes())
 }

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod bad_input;
 mod websockets;
+mod work_pools;
 
 use weir_client::{Auth, Client};
 use weir_testkit::TestServer;
