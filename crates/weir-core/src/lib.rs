@@ -7,6 +7,7 @@
 //! rule here is unit-tested in milliseconds and callers decide how effects happen. Randomness and the
 //! clock come in as arguments where a rule needs them.
 
+pub mod deployments;
 pub mod env;
 pub mod events;
 pub mod filters;

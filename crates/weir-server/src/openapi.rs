@@ -1,7 +1,7 @@
 //! Weir's own OpenAPI document, generated from the handlers' annotations, served at
 //! `/api/openapi.json`, with interactive docs (Swagger UI, bundled in the binary) at `/docs`.
 
-use crate::routes::{admin, events, flow_runs, flows, logs, task_runs, work_pools};
+use crate::routes::{admin, deployments, events, flow_runs, flows, logs, task_runs, work_pools};
 use crate::AppState;
 use axum::Router;
 use utoipa::OpenApi;
@@ -67,6 +67,22 @@ use utoipa_swagger_ui::SwaggerUi;
         work_pools::filter_workers,
         work_pools::delete_worker,
         work_pools::get_scheduled_flow_runs,
+        deployments::create_deployment,
+        deployments::read_deployment,
+        deployments::read_deployment_by_name,
+        deployments::filter_deployments,
+        deployments::count_deployments,
+        deployments::update_deployment,
+        deployments::delete_deployment,
+        deployments::create_flow_run,
+        deployments::read_schedules,
+        deployments::create_schedules,
+        deployments::update_schedule,
+        deployments::delete_schedule,
+        deployments::pause,
+        deployments::resume,
+        deployments::delete_owned_automations,
+        deployments::worker_metadata,
     )
 )]
 pub(crate) struct ApiDoc;

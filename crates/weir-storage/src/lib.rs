@@ -9,6 +9,7 @@
 //! proposals for one run can never both be accepted, on either backend.
 
 mod db;
+mod deployments;
 mod events;
 mod flow_runs;
 mod flows;

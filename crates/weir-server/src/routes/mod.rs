@@ -2,6 +2,7 @@
 //! each handler is a thin translation between HTTP and `weir_storage::Store`.
 
 pub(crate) mod admin;
+pub(crate) mod deployments;
 pub(crate) mod events;
 pub(crate) mod flow_runs;
 pub(crate) mod flows;
@@ -22,4 +23,5 @@ pub fn api() -> Router<AppState> {
         .merge(logs::routes())
         .merge(events::routes())
         .merge(work_pools::routes())
+        .merge(deployments::routes())
 }

@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod bad_input;
+mod deployments;
 mod websockets;
 mod work_pools;
 
