@@ -24,6 +24,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::server::ServerCommand,
     },
+    /// Run workers that start the flow runs of a work pool.
+    Worker {
+        #[command(subcommand)]
+        command: commands::worker::WorkerCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Server { command } => commands::server::run(command).await,
+            Command::Worker { command } => commands::worker::run(command).await,
         }
     });
     match result {

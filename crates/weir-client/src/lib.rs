@@ -7,9 +7,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
+use weir_core::deployments::Deployment;
 use weir_core::schemas::{
     Flow, FlowRun, FlowRunCreate, Log, LogCreate, OrchestrationResult, TaskRun, TaskRunCreate,
 };
+use weir_core::work_pools::{ScheduledRunsRequest, WorkPool, WorkPoolCreate, WorkerFlowRun};
 use weir_core::{State, StateCreate};
 
 /// Errors of API calls.
@@ -81,6 +83,19 @@ fn retry_delay(attempt: u32, retry_after: Option<f64>) -> std::time::Duration {
         _ => 0.1 * f64::from(1u32 << (attempt - 1).min(6)),
     };
     std::time::Duration::from_secs_f64(base * (1.0 + 0.2 * rand::random::<f64>()))
+}
+
+impl Auth {
+    /// The credentials named by the environment: `WEIR_API_KEY` (or `PREFECT_API_KEY`) as a
+    /// Bearer key, else `WEIR_API_AUTH_STRING` (or `PREFECT_API_AUTH_STRING`) as HTTP Basic.
+    pub fn from_env() -> Auth {
+        use weir_core::env;
+        match env::first_set(&[env::WEIR_API_KEY, env::PREFECT_API_KEY]) {
+            Some(key) => Auth::Bearer(key),
+            None => env::first_set(&[env::WEIR_API_AUTH_STRING, env::PREFECT_API_AUTH_STRING])
+                .map_or(Auth::None, Auth::Basic),
+        }
+    }
 }
 
 /// A client of one server. Cheap to clone (the connection pool is shared).
@@ -260,6 +275,74 @@ impl Client {
     /// Reads a task run.
     pub async fn read_task_run(&self, id: Uuid) -> Result<TaskRun> {
         self.call(Method::GET, &format!("/task_runs/{id}"), None)
+            .await
+    }
+
+    /// Changes fields of a flow run (`PATCH /flow_runs/{id}`), e.g. `{"infrastructure_pid": ...}`.
+    pub async fn update_flow_run(&self, id: Uuid, changes: &Value) -> Result<()> {
+        self.request(Method::PATCH, &format!("/flow_runs/{id}"), Some(changes))
+            .await
+            .map(|_| ())
+    }
+
+    /// Merges labels into a flow run's labels (`PATCH /flow_runs/{id}/labels`).
+    pub async fn patch_flow_run_labels(&self, id: Uuid, labels: &Value) -> Result<()> {
+        self.request(
+            Method::PATCH,
+            &format!("/flow_runs/{id}/labels"),
+            Some(labels),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Reads a work pool by name.
+    pub async fn read_work_pool(&self, name: &str) -> Result<WorkPool> {
+        self.call(Method::GET, &format!("/work_pools/{name}"), None)
+            .await
+    }
+
+    /// Creates a work pool.
+    pub async fn create_work_pool(&self, create: &WorkPoolCreate) -> Result<WorkPool> {
+        let body = Self::to_json(create);
+        self.call(Method::POST, "/work_pools/", Some(&body)).await
+    }
+
+    /// Records a heartbeat of the worker `name` of a pool.
+    pub async fn worker_heartbeat(
+        &self,
+        pool: &str,
+        name: &str,
+        interval_seconds: u64,
+    ) -> Result<()> {
+        let body = json!({"name": name, "heartbeat_interval_seconds": interval_seconds});
+        self.request(
+            Method::POST,
+            &format!("/work_pools/{pool}/workers/heartbeat"),
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The scheduled runs a worker of `pool` should start now.
+    pub async fn get_scheduled_flow_runs(
+        &self,
+        pool: &str,
+        request: &ScheduledRunsRequest,
+    ) -> Result<Vec<WorkerFlowRun>> {
+        let body = Self::to_json(request);
+        self.call(
+            Method::POST,
+            &format!("/work_pools/{pool}/get_scheduled_flow_runs"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Reads a deployment.
+    pub async fn read_deployment(&self, id: Uuid) -> Result<Deployment> {
+        self.call(Method::GET, &format!("/deployments/{id}"), None)
             .await
     }
 

@@ -43,12 +43,10 @@ impl ApiConfig {
     /// The server named by the environment, if any.
     pub fn from_env() -> Option<Self> {
         let url = env::first_set(&[env::WEIR_API_URL, env::PREFECT_API_URL])?;
-        let auth = match env::first_set(&[env::WEIR_API_KEY, env::PREFECT_API_KEY]) {
-            Some(key) => Auth::Bearer(key),
-            None => env::first_set(&[env::WEIR_API_AUTH_STRING, env::PREFECT_API_AUTH_STRING])
-                .map_or(Auth::None, Auth::Basic),
-        };
-        Some(Self { url, auth })
+        Some(Self {
+            url,
+            auth: Auth::from_env(),
+        })
     }
 
     /// The config of the innermost [`with_api`] scope, if any.

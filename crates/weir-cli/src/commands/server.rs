@@ -70,29 +70,9 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         "Weir server listening on http://{addr}/api (docs at http://{addr}/docs)"
     );
     let server = weir_server::Server::new(store.clone(), config);
-    server.serve(listener, shutdown_signal()).await?;
+    server.serve(listener, super::shutdown_signal()).await?;
     store.close().await;
     Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutting down");
 }
 
 /// A database URL without its password, for messages.

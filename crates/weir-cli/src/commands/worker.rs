@@ -1,0 +1,77 @@
+//! `weir worker start`: serve a work pool with a process worker.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use weir_core::env;
+use weir_worker::process::ProcessInfrastructure;
+use weir_worker::{Worker, WorkerConfig};
+
+#[derive(Subcommand)]
+pub enum WorkerCommand {
+    /// Start a worker that runs the flow runs of a work pool.
+    Start(StartArgs),
+}
+
+#[derive(Args)]
+pub struct StartArgs {
+    /// The work pool to serve (created with the type's default template if it does not exist).
+    #[arg(long, short = 'p')]
+    pool: String,
+    /// The infrastructure type.
+    #[arg(long = "type", short = 't', default_value = "process")]
+    worker_type: String,
+    /// A queue to serve (repeatable); all of the pool's queues by default.
+    #[arg(long = "work-queue", short = 'q')]
+    work_queues: Vec<String>,
+    /// At most this many flow runs at once.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// The worker's name (unique within the pool).
+    #[arg(long, short = 'n')]
+    name: Option<String>,
+    /// Serve GET /health on this port (0.0.0.0).
+    #[arg(long)]
+    health_port: Option<u16>,
+    /// Seconds between timed polls (new runs are also picked up as soon as they are scheduled).
+    #[arg(long, default_value_t = 10.0)]
+    poll_seconds: f64,
+    /// Seconds between heartbeats.
+    #[arg(long, default_value_t = 30)]
+    heartbeat_seconds: u64,
+}
+
+pub async fn run(command: WorkerCommand) -> anyhow::Result<()> {
+    match command {
+        WorkerCommand::Start(args) => start(args).await,
+    }
+}
+
+async fn start(args: StartArgs) -> anyhow::Result<()> {
+    let api_url = env::first_set(&[env::WEIR_API_URL, env::PREFECT_API_URL]).context(
+        "no server to work for: set WEIR_API_URL (or PREFECT_API_URL), e.g. http://127.0.0.1:4200/api",
+    )?;
+    if args.worker_type != "process" {
+        anyhow::bail!(
+            "unknown worker type {:?}: this build of weir has the `process` worker",
+            args.worker_type
+        );
+    }
+    let auth = weir_client::Auth::from_env();
+    let mut config = WorkerConfig::new(&api_url, &args.pool);
+    config.auth = auth.clone();
+    config.queues = args.work_queues;
+    config.limit = args.limit;
+    if let Some(name) = args.name {
+        config.name = name;
+    }
+    config.health_address = args
+        .health_port
+        .map(|port| std::net::SocketAddr::from(([0, 0, 0, 0], port)));
+    config.poll_seconds = args.poll_seconds;
+    config.heartbeat_seconds = args.heartbeat_seconds;
+    let worker = Worker::new(config, ProcessInfrastructure::new(&api_url, auth));
+    worker
+        .run(super::shutdown_signal())
+        .await
+        .with_context(|| format!("cannot set up work pool {:?}", args.pool))
+}

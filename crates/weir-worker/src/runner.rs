@@ -1,0 +1,416 @@
+//! The worker loop: pool setup, heartbeats, polls (pushed by events, timed as a fallback),
+//! claims, starts, exits, cancellations.
+
+use crate::{events, health, Infrastructure, Job};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use uuid::Uuid;
+use weir_client::Client;
+use weir_core::job_template::{render, resolve_variables, BaseJobTemplate};
+use weir_core::schemas::{FlowRun, OrchestrationDetails, SetStateStatus};
+use weir_core::work_pools::{ScheduledRunsRequest, WorkPool, WorkPoolCreate, WorkerFlowRun};
+use weir_core::{StateCreate, StateType, Timestamp};
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The server's API URL.
+    pub api_url: String,
+    /// How to authenticate.
+    pub auth: weir_client::Auth,
+    /// The work pool served (created with the infrastructure's default template if missing).
+    pub pool: String,
+    /// The queues served; all of the pool's when empty.
+    pub queues: Vec<String>,
+    /// At most this many runs at once.
+    pub limit: Option<usize>,
+    /// The worker's name (unique within the pool).
+    pub name: String,
+    /// Seconds between heartbeats.
+    pub heartbeat_seconds: u64,
+    /// Seconds between timed polls (events trigger polls sooner).
+    pub poll_seconds: f64,
+    /// Runs due within this many seconds are claimed now (and started at their time).
+    pub prefetch_seconds: f64,
+    /// Serve `GET /health` on this address.
+    pub health_address: Option<std::net::SocketAddr>,
+    /// How long a cancelled run's infrastructure gets to stop before it is killed.
+    pub cancel_grace: Duration,
+}
+
+impl WorkerConfig {
+    /// A configuration with Prefect's defaults for everything but the server and pool.
+    pub fn new(api_url: impl Into<String>, pool: impl Into<String>) -> WorkerConfig {
+        WorkerConfig {
+            api_url: api_url.into(),
+            auth: weir_client::Auth::None,
+            pool: pool.into(),
+            queues: Vec::new(),
+            limit: None,
+            name: format!("weir-worker-{}", &Uuid::new_v4().simple().to_string()[..8]),
+            heartbeat_seconds: 30,
+            poll_seconds: 10.0,
+            prefetch_seconds: 10.0,
+            health_address: None,
+            cancel_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A worker serving one pool with one kind of infrastructure.
+pub struct Worker<I: Infrastructure> {
+    config: WorkerConfig,
+    client: Client,
+    infrastructure: Arc<I>,
+    /// Runs this worker started and that are still going: run id → infrastructure pid.
+    running: Mutex<HashMap<Uuid, String>>,
+    slots: Arc<Semaphore>,
+    poll_now: Notify,
+}
+
+impl<I: Infrastructure> Worker<I> {
+    pub fn new(config: WorkerConfig, infrastructure: I) -> Arc<Worker<I>> {
+        let client = Client::new(&config.api_url, config.auth.clone());
+        let slots = config.limit.unwrap_or(Semaphore::MAX_PERMITS);
+        Arc::new(Worker {
+            config,
+            client,
+            infrastructure: Arc::new(infrastructure),
+            running: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(slots)),
+            poll_now: Notify::new(),
+        })
+    }
+
+    /// Runs until `shutdown` completes. Errors only when the pool cannot be set up.
+    pub async fn run(
+        self: Arc<Self>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), weir_client::Error> {
+        self.ensure_pool().await?;
+        tracing::info!(
+            worker = %self.config.name, pool = %self.config.pool,
+            kind = self.infrastructure.pool_type(), "worker started"
+        );
+        let mut tasks = tokio::task::JoinSet::new();
+        let me = self.clone();
+        tasks.spawn(async move { me.heartbeats().await });
+        let me = self.clone();
+        tasks.spawn(async move {
+            events::follow(&me.config, || me.poll_now.notify_one()).await;
+        });
+        if let Some(address) = self.config.health_address {
+            tasks.spawn(async move { health::serve(address).await });
+        }
+        let me = self.clone();
+        tasks.spawn(async move { me.polls().await });
+        shutdown.await;
+        tasks.abort_all();
+        tracing::info!(worker = %self.config.name, "worker stopped");
+        Ok(())
+    }
+
+    async fn ensure_pool(&self) -> Result<WorkPool, weir_client::Error> {
+        match self.client.read_work_pool(&self.config.pool).await {
+            Ok(pool) => Ok(pool),
+            Err(error) if error.status().is_some_and(|s| s.as_u16() == 404) => {
+                let template = serde_json::to_value(self.infrastructure.default_template())
+                    .ok()
+                    .and_then(|v| v.as_object().cloned())
+                    .unwrap_or_default();
+                let create = WorkPoolCreate {
+                    name: self.config.pool.clone(),
+                    description: None,
+                    pool_type: self.infrastructure.pool_type().to_owned(),
+                    base_job_template: template,
+                    is_paused: false,
+                    concurrency_limit: None,
+                    storage_configuration: Default::default(),
+                };
+                match self.client.create_work_pool(&create).await {
+                    Ok(pool) => Ok(pool),
+                    // Another worker created it meanwhile.
+                    Err(e) if e.status().is_some_and(|s| s.as_u16() == 409) => {
+                        self.client.read_work_pool(&self.config.pool).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn heartbeats(&self) {
+        let every = Duration::from_secs(self.config.heartbeat_seconds.max(1));
+        loop {
+            if let Err(error) = self
+                .client
+                .worker_heartbeat(
+                    &self.config.pool,
+                    &self.config.name,
+                    self.config.heartbeat_seconds,
+                )
+                .await
+            {
+                tracing::warn!(%error, "heartbeat failed");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    async fn polls(self: Arc<Self>) {
+        let every = Duration::from_secs_f64(self.config.poll_seconds.max(0.05));
+        loop {
+            self.clone().poll().await;
+            self.check_cancellations().await;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = self.poll_now.notified() => {}
+            }
+        }
+    }
+
+    /// Claims and starts what is due, within the free slots.
+    async fn poll(self: Arc<Self>) {
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return;
+        }
+        let request = ScheduledRunsRequest {
+            work_queue_names: (!self.config.queues.is_empty()).then(|| self.config.queues.clone()),
+            scheduled_before: Some(Timestamp::now().plus_seconds(self.config.prefetch_seconds)),
+            scheduled_after: None,
+            limit: Some(free.min(1_000) as i64),
+        };
+        let due = match self
+            .client
+            .get_scheduled_flow_runs(&self.config.pool, &request)
+            .await
+        {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "poll failed");
+                return;
+            }
+        };
+        for WorkerFlowRun { flow_run, .. } in due {
+            if self.is_running(flow_run.id) {
+                continue;
+            }
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.handle(flow_run).await;
+                drop(permit);
+            });
+        }
+    }
+
+    fn is_running(&self, id: Uuid) -> bool {
+        self.running
+            .lock()
+            .map(|r| r.contains_key(&id))
+            .unwrap_or(false)
+    }
+
+    /// Claims one run (PENDING), starts it at its time, waits for its end.
+    async fn handle(&self, run: FlowRun) {
+        if let Some(at) = run.next_scheduled_start_time.or(run.expected_start_time) {
+            let wait = at.seconds_since(&Timestamp::now());
+            if wait > 0.0 {
+                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            }
+        }
+        match self
+            .propose(run.id, StateCreate::of_type(StateType::Pending))
+            .await
+        {
+            Ok(SetStateStatus::Accept) => {}
+            Ok(status) => {
+                tracing::debug!(flow_run = %run.id, ?status, "another worker has this run");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(flow_run = %run.id, %error, "could not claim a run");
+                return;
+            }
+        }
+        let labels = json!({
+            "prefect.worker.name": self.config.name,
+            "prefect.worker.type": self.infrastructure.pool_type(),
+            "prefect.work-pool.name": self.config.pool,
+        });
+        if let Err(error) = self.client.patch_flow_run_labels(run.id, &labels).await {
+            tracing::debug!(%error, "could not label the run");
+        }
+        let job = match self.prepare(&run).await {
+            Ok(job) => job,
+            Err(message) => {
+                self.crash(
+                    run.id,
+                    &format!("Could not prepare the flow run: {message}"),
+                )
+                .await;
+                return;
+            }
+        };
+        let started = match self.infrastructure.start(job).await {
+            Ok(started) => started,
+            Err(error) => {
+                self.crash(run.id, &format!("Flow run could not be started: {error}"))
+                    .await;
+                return;
+            }
+        };
+        tracing::info!(flow_run = %run.name, pid = %started.pid, "started flow run");
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(run.id, started.pid.clone());
+        }
+        let patch = json!({"infrastructure_pid": started.pid});
+        if let Err(error) = self.client.update_flow_run(run.id, &patch).await {
+            tracing::warn!(%error, "could not record the infrastructure pid");
+        }
+        let code = started.exit.await;
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&run.id);
+        }
+        self.after_exit(&run, code).await;
+    }
+
+    /// The job for a claimed run: the pool's template rendered with the deployment's and the
+    /// run's job variables.
+    async fn prepare(&self, run: &FlowRun) -> Result<Job, String> {
+        let pool = self
+            .client
+            .read_work_pool(&self.config.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let template: BaseJobTemplate =
+            serde_json::from_value(Value::Object(pool.base_job_template.clone()))
+                .map_err(|e| format!("base_job_template: {e}"))?;
+        let (deployment_variables, entrypoint) = match run.deployment_id {
+            Some(id) => {
+                let deployment = self
+                    .client
+                    .read_deployment(id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                (deployment.job_variables, deployment.entrypoint)
+            }
+            None => (Map::new(), None),
+        };
+        let variables = resolve_variables(&template, &deployment_variables, &run.job_variables);
+        let rendered = render(&template.job_configuration, &variables, |name| {
+            std::env::var(name).ok()
+        })
+        .map_err(|e| e.to_string())?;
+        let configuration = match rendered {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => {
+                return Err(format!(
+                    "job_configuration rendered to {other}, not an object"
+                ))
+            }
+        };
+        Ok(Job {
+            flow_run: run.clone(),
+            configuration,
+            entrypoint,
+        })
+    }
+
+    /// A run whose infrastructure exited: Crashed if it exited non-zero before reaching a final
+    /// state (Prefect's rule), Cancelled if it was being cancelled.
+    async fn after_exit(&self, run: &FlowRun, code: Option<i32>) {
+        let current = match self.client.read_flow_run(run.id).await {
+            Ok(current) => current,
+            Err(error) => {
+                tracing::warn!(%error, "could not read a finished run");
+                return;
+            }
+        };
+        match current.state_type {
+            Some(t) if t.is_terminal() => {}
+            Some(StateType::Cancelling) => self.cancelled(run.id).await,
+            _ if code == Some(0) => {
+                tracing::warn!(flow_run = %run.name, "the process exited 0 but its run is not final");
+            }
+            _ => {
+                let code = code.map_or_else(|| "a signal".to_owned(), |c| c.to_string());
+                self.crash(
+                    run.id,
+                    &format!("Flow run infrastructure exited with non-zero status code {code}."),
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn crash(&self, id: Uuid, message: &str) {
+        tracing::error!(flow_run = %id, "{message}");
+        let mut crashed = StateCreate::of_type(StateType::Crashed);
+        crashed.message = Some(message.to_owned());
+        if let Err(error) = self.client.set_flow_run_state(id, &crashed, true).await {
+            tracing::warn!(%error, "could not mark a run crashed");
+        }
+    }
+
+    async fn cancelled(&self, id: Uuid) {
+        let mut cancelled = StateCreate::of_type(StateType::Cancelled);
+        cancelled.message = Some("Flow run was cancelled successfully.".to_owned());
+        if let Err(error) = self.client.set_flow_run_state(id, &cancelled, true).await {
+            tracing::warn!(%error, "could not mark a run cancelled");
+        }
+    }
+
+    /// Stops the infrastructure of this worker's runs that are CANCELLING.
+    async fn check_cancellations(&self) {
+        let ids: Vec<(Uuid, String)> = match self.running.lock() {
+            Ok(running) => running.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            Err(_) => return,
+        };
+        if ids.is_empty() {
+            return;
+        }
+        let filter = json!({
+            "flow_runs": {
+                "id": {"any_": ids.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>()},
+                "state": {"type": {"any_": ["CANCELLING"]}},
+            }
+        });
+        let Ok(cancelling) = self.client.filter_flow_runs(&filter).await else {
+            return;
+        };
+        for run in cancelling {
+            let Some((_, pid)) = ids.iter().find(|(id, _)| *id == run.id) else {
+                continue;
+            };
+            tracing::info!(flow_run = %run.name, %pid, "cancelling: stopping its infrastructure");
+            self.infrastructure
+                .stop(pid, self.config.cancel_grace)
+                .await;
+            // `handle` sees the exit and records Cancelled.
+        }
+    }
+
+    /// Proposes a state; the answer's status.
+    async fn propose(
+        &self,
+        id: Uuid,
+        state: StateCreate,
+    ) -> Result<SetStateStatus, weir_client::Error> {
+        let result = self.client.set_flow_run_state(id, &state, false).await?;
+        if let (SetStateStatus::Abort, OrchestrationDetails::AbortDetails { reason }) =
+            (&result.status, &result.details)
+        {
+            tracing::debug!(flow_run = %id, reason = reason.as_deref(), "claim aborted");
+        }
+        Ok(result.status)
+    }
+}

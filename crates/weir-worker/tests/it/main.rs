@@ -1,0 +1,202 @@
+//! The process worker against real Weir servers (SQLite and PostgreSQL): deployments of a Rust
+//! flow binary (`examples/test_flows.rs`, built with these tests) run to COMPLETED, Failed,
+//! Crashed and Cancelled, and two workers on one pool never run the same flow run twice.
+
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+use weir_client::{Auth, Client};
+use weir_core::schemas::FlowRun;
+use weir_core::{StateCreate, StateType};
+use weir_testkit::{server_test, TestServer};
+use weir_worker::process::ProcessInfrastructure;
+use weir_worker::{Worker, WorkerConfig};
+
+/// The example binary holding the test flows (`target/<profile>/examples/test_flows`).
+fn flows_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile_dir.join("examples").join("test_flows");
+    assert!(binary.exists(), "{} was not built", binary.display());
+    binary
+}
+
+fn client(server: &TestServer) -> Client {
+    Client::new(&server.api_url(), Auth::None)
+}
+
+/// A worker for `pool`, polling often, once it has set the pool up; stops when the returned
+/// sender is dropped.
+async fn start_worker(
+    server: &TestServer,
+    pool: &str,
+    name: &str,
+) -> tokio::sync::oneshot::Sender<()> {
+    let mut config = WorkerConfig::new(server.api_url(), pool);
+    config.name = name.to_owned();
+    config.poll_seconds = 1.0;
+    config.heartbeat_seconds = 5;
+    config.cancel_grace = Duration::from_secs(2);
+    let worker = Worker::new(
+        config,
+        ProcessInfrastructure::new(server.api_url(), Auth::None),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = worker
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let c = client(server);
+    for _ in 0..100 {
+        if c.read_work_pool(pool).await.is_ok() {
+            return stop;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the worker never created pool {pool}");
+}
+
+/// A deployment of the flow `flow` of the test binary on `pool`; returns its id.
+async fn deploy(c: &Client, pool: &str, flow: &str) -> String {
+    let flow = c.create_flow(flow).await.unwrap();
+    let body = json!({
+        "name": "test", "flow_id": flow.id, "work_pool_name": pool,
+        "entrypoint": flows_binary().display().to_string(),
+    });
+    let (_, deployment) = c
+        .request(reqwest::Method::POST, "/deployments/", Some(&body))
+        .await
+        .unwrap();
+    deployment["id"].as_str().unwrap().to_owned()
+}
+
+async fn run_deployment(c: &Client, deployment: &str, parameters: Value) -> FlowRun {
+    let body = json!({"parameters": parameters});
+    let (_, run) = c
+        .request(
+            reqwest::Method::POST,
+            &format!("/deployments/{deployment}/create_flow_run"),
+            Some(&body),
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(run).unwrap()
+}
+
+/// Waits (up to 60 s) until the run is in `state`.
+async fn wait_for(c: &Client, id: Uuid, state: StateType) -> FlowRun {
+    for _ in 0..600 {
+        let run = c.read_flow_run(id).await.unwrap();
+        if run.state_type == Some(state) {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = c.read_flow_run(id).await.unwrap();
+    panic!("flow run never reached {state:?}: {run:#?}");
+}
+
+server_test!(
+    deployments_of_a_rust_binary_complete_fail_and_crash,
+    |server| {
+        let c = client(&server);
+        let _worker = start_worker(&server, "local", "w1").await;
+        let ok = deploy(&c, "local", "ok-flow").await;
+        let failing = deploy(&c, "local", "failing-flow").await;
+        let dying = deploy(&c, "local", "dying-flow").await;
+
+        let run = run_deployment(&c, &ok, json!({"n": 41})).await;
+        let done = wait_for(&c, run.id, StateType::Completed).await;
+        assert!(
+            done.infrastructure_pid
+                .as_deref()
+                .is_some_and(|p| p.contains(':')),
+            "{done:?}"
+        );
+        assert_eq!(done.run_count, 1);
+        assert_eq!(done.labels["prefect.worker.name"], "w1");
+        let tasks = c
+            .filter_task_runs(&json!({"flow_runs": {"id": {"any_": [run.id]}}}))
+            .await
+            .unwrap();
+        assert_eq!(tasks.len(), 1, "the binary reported its task run");
+
+        let run = run_deployment(&c, &failing, json!({})).await;
+        let failed = wait_for(&c, run.id, StateType::Failed).await;
+        assert!(failed.state.unwrap().message.unwrap().contains("boom"));
+
+        let run = run_deployment(&c, &dying, json!({"code": 3})).await;
+        let crashed = wait_for(&c, run.id, StateType::Crashed).await;
+        let message = crashed.state.unwrap().message.unwrap();
+        assert!(message.contains("non-zero status code 3"), "{message}");
+    }
+);
+
+server_test!(
+    a_cancelled_run_ends_cancelled_and_its_process_is_gone,
+    |server| {
+        let c = client(&server);
+        let _worker = start_worker(&server, "local", "w1").await;
+        let sleepy = deploy(&c, "local", "sleepy-flow").await;
+        let run = run_deployment(&c, &sleepy, json!({"seconds": 60})).await;
+        let running = wait_for(&c, run.id, StateType::Running).await;
+        let pid = running.infrastructure_pid.unwrap();
+        let pid = pid.rsplit(':').next().unwrap().to_owned();
+        let cancelling = StateCreate::of_type(StateType::Cancelling);
+        c.set_flow_run_state(run.id, &cancelling, false)
+            .await
+            .unwrap();
+        let cancelled = wait_for(&c, run.id, StateType::Cancelled).await;
+        assert_eq!(
+            cancelled.state.unwrap().message.as_deref(),
+            Some("Flow run was cancelled successfully.")
+        );
+        let alive = std::process::Command::new("kill")
+            .args(["-0", &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(!alive, "process {pid} is gone");
+    }
+);
+
+server_test!(
+    two_workers_on_one_pool_never_run_a_flow_run_twice,
+    |server| {
+        let c = Arc::new(client(&server));
+        let _first = start_worker(&server, "shared", "w1").await;
+        let _second = start_worker(&server, "shared", "w2").await;
+        let ok = deploy(&c, "shared", "ok-flow").await;
+        let mut ids = Vec::new();
+        for n in 0..60 {
+            ids.push(run_deployment(&c, &ok, json!({"n": n})).await.id);
+        }
+        let mut workers = std::collections::HashSet::new();
+        for id in &ids {
+            let run = wait_for(&c, *id, StateType::Completed).await;
+            assert_eq!(run.run_count, 1, "{run:?}");
+            workers.insert(
+                run.labels["prefect.worker.name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+            let states = c.flow_run_states(*id).await.unwrap();
+            let running = states
+                .iter()
+                .filter(|s| s.state_type == StateType::Running)
+                .count();
+            assert_eq!(running, 1, "one execution per run: {states:#?}");
+        }
+        assert_eq!(ids.len(), 60);
+        assert!(!workers.is_empty());
+    }
+);
