@@ -586,6 +586,9 @@ pub struct RunFilterBody {
     pub work_pools: Option<serde_json::Value>,
     #[schema(value_type = Option<Object>)]
     pub work_pool_queues: Option<serde_json::Value>,
+    /// Sent by Prefect's CLI (`flow-run ls`); accepted, not applied yet.
+    #[schema(value_type = Option<Object>)]
+    pub work_queues: Option<serde_json::Value>,
     pub sort: Option<Sort>,
     pub limit: Option<i64>,
     #[serde(default)]

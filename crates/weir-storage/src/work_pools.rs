@@ -422,7 +422,8 @@ impl Store {
         let pool = self.read_work_pool(pool_name).await?;
         let now = Timestamp::now();
         let mut queues = self.list_work_queues(pool.id).await?;
-        if let Some(names) = &request.work_queue_names {
+        // No names, or an empty list, means every queue of the pool (as in Prefect).
+        if let Some(names) = request.work_queue_names.as_ref().filter(|n| !n.is_empty()) {
             queues.retain(|q| names.contains(&q.name));
         }
         for queue in &mut queues {

@@ -183,7 +183,8 @@ impl<I: Infrastructure> Worker<I> {
             work_queue_names: (!self.config.queues.is_empty()).then(|| self.config.queues.clone()),
             scheduled_before: Some(Timestamp::now().plus_seconds(self.config.prefetch_seconds)),
             scheduled_after: None,
-            limit: Some(free.min(1_000) as i64),
+            // Prefect answers 422 to limits above 200.
+            limit: Some(free.min(200) as i64),
         };
         let due = match self
             .client

@@ -200,3 +200,32 @@ server_test!(
         assert!(!workers.is_empty());
     }
 );
+
+/// Weir's process worker against a real `prefect server start` 3.9.1: a Weir deployment of the
+/// Rust flow binary runs to COMPLETED there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirs_worker_runs_a_weir_deployment_on_a_real_prefect_server() {
+    let prefect = weir_testkit::prefect::PrefectServer::start().await;
+    let c = Client::new(&prefect.api_url(), Auth::None);
+    let mut config = WorkerConfig::new(prefect.api_url(), "weir-pool");
+    config.poll_seconds = 1.0;
+    let worker = Worker::new(config, ProcessInfrastructure::new(prefect.api_url(), Auth::None));
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = worker
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    for _ in 0..200 {
+        if c.read_work_pool("weir-pool").await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deployment = deploy(&c, "weir-pool", "ok-flow").await;
+    let run = run_deployment(&c, &deployment, json!({"n": 1})).await;
+    let done = wait_for(&c, run.id, StateType::Completed).await;
+    assert!(done.infrastructure_pid.is_some(), "{done:?}");
+}
