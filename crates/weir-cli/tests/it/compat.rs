@@ -50,3 +50,32 @@ async fn the_prefect_client_authenticates_with_the_auth_string() {
     let server = start_server(&[], &[("WEIR_SERVER_API_AUTH_STRING", "admin:pw")]);
     run_prefect_flow(&server.api_url, &[("PREFECT_API_AUTH_STRING", "admin:pw")]);
 }
+
+/// The real `prefect worker start --type process` runs a Python deployment created with the
+/// Prefect client to COMPLETED against `weir server start`, and `prefect flow-run cancel` stops it.
+#[tokio::test]
+async fn the_prefect_process_worker_runs_and_cancels_deployments_on_weir() {
+    let server = start_server(&[], &[]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/compat/prefect_worker_check.py");
+    let home = tempfile_dir();
+    let output = Command::new(prefect_python())
+        .arg(script)
+        .env("PREFECT_API_URL", &server.api_url)
+        .env("PREFECT_HOME", &home)
+        .output()
+        .expect("run the Prefect worker compat script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("worker compat: ok"),
+        "worker compat check failed:\n{stdout}\n{stderr}"
+    );
+}
+
+/// A fresh folder for `PREFECT_HOME`, so the test never reads a developer's Prefect profile.
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("weir-prefect-home-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("a PREFECT_HOME");
+    dir
+}

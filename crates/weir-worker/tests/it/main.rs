@@ -209,7 +209,10 @@ async fn weirs_worker_runs_a_weir_deployment_on_a_real_prefect_server() {
     let c = Client::new(&prefect.api_url(), Auth::None);
     let mut config = WorkerConfig::new(prefect.api_url(), "weir-pool");
     config.poll_seconds = 1.0;
-    let worker = Worker::new(config, ProcessInfrastructure::new(prefect.api_url(), Auth::None));
+    let worker = Worker::new(
+        config,
+        ProcessInfrastructure::new(prefect.api_url(), Auth::None),
+    );
     let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = worker
