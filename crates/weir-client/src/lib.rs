@@ -2,7 +2,7 @@
 //! server or a real Prefect server. Used by the CLI, the SDK, the workers and the tests.
 
 use base64::Engine;
-use reqwest::{Method, StatusCode};
+pub use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};

@@ -5,7 +5,14 @@
 //! my-flows run <flow> [--param name=value]... [--params '{"name": value}']
 //! my-flows execute [--flow-run-id ID]      (default: $WEIR_FLOW_RUN_ID or $PREFECT__FLOW_RUN_ID)
 //! my-flows flows                           (the flows and their parameter schemas, as JSON)
+//! my-flows deploy --pool P [--name N] [--work-queue Q] [--image I] [--job-variable k=v]...
+//!                 [--cron EXPR | --interval SECONDS] [--timezone TZ] [--tag T]... [--flow F]...
+//! my-flows serve [--name N] [--cron EXPR | --interval SECONDS] [--timezone TZ] [--flow F]...
 //! ```
+//!
+//! `deploy` registers a deployment per flow whose entrypoint is this binary (workers of the pool
+//! then start `<binary> execute`); `serve` registers deployments without a pool and executes
+//! their runs inside this process until it is stopped.
 //!
 //! `run` creates a new flow run; `execute` runs an existing one — what a worker starts the binary
 //! for — reading its parameters from the server and reporting its states there. A value given to
@@ -14,7 +21,6 @@
 
 use crate::config::ApiConfig;
 use crate::options::{CallError, FlowFn, Options};
-use futures::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::io::Write;
@@ -44,14 +50,9 @@ macro_rules! main {
     };
 }
 
-type RunJson = fn(
-    Cow<'static, Options>,
-    Map<String, Value>,
-) -> LocalBoxFuture<'static, Result<Value, CallError>>;
-
 struct Registered {
     options: &'static Options,
-    run_json: RunJson,
+    run_json: crate::deploy::RunJson,
     schema: fn() -> Value,
 }
 
@@ -117,12 +118,14 @@ impl Program {
             Some("run") => self.run_command(&args[1..]).await,
             Some("execute") => self.execute_command(&args[1..]).await,
             Some("flows") => self.list_flows(),
+            Some("deploy") => self.deploy_command(&args[1..], false).await,
+            Some("serve") => self.deploy_command(&args[1..], true).await,
             Some("help" | "--help" | "-h") | None => {
                 print_out(&self.help());
                 Ok(())
             }
             Some(other) => Err(usage(format!(
-                "unknown command `{other}`; expected run, execute or flows (see --help)"
+                "unknown command `{other}`; expected run, execute, flows, deploy or serve (see --help)"
             ))),
         }
     }
@@ -132,7 +135,11 @@ impl Program {
         format!(
             "usage:\n  {0} run <flow> [--param name=value]... [--params JSON]\n  \
              {0} execute [--flow-run-id ID]   (default: $WEIR_FLOW_RUN_ID or $PREFECT__FLOW_RUN_ID)\n  \
-             {0} flows\nflows: {1}\n",
+             {0} flows\n  \
+             {0} deploy --pool P [--name N] [--work-queue Q] [--image I] [--job-variable k=v]... \
+             [--cron EXPR | --interval SECONDS] [--timezone TZ] [--tag T]... [--flow F]...\n  \
+             {0} serve [--name N] [--cron EXPR | --interval SECONDS] [--timezone TZ] [--flow F]...\n\
+             flows: {1}\n",
             self.name,
             names.join(", ")
         )
@@ -218,6 +225,60 @@ impl Program {
         }
     }
 
+    async fn deploy_command(&self, args: &[String], serve: bool) -> Result<(), Failed> {
+        let spec = parse_deploy(args)?;
+        if serve && spec.pool.is_some() {
+            return Err(usage(
+                "`serve` runs flows itself: it takes no --pool".into(),
+            ));
+        }
+        if !serve && spec.pool.is_none() {
+            return Err(usage("`deploy` needs --pool (or use `serve`)".into()));
+        }
+        let chosen: Vec<&Registered> = self
+            .flows
+            .iter()
+            .filter(|f| spec.flows.is_empty() || spec.flows.iter().any(|n| *n == f.options.name))
+            .collect();
+        for name in &spec.flows {
+            self.find(name)?;
+        }
+        let flows: Vec<crate::deploy::DeployedFlow<'_>> = chosen
+            .iter()
+            .map(|f| crate::deploy::DeployedFlow {
+                options: f.options,
+                schema: (f.schema)(),
+            })
+            .collect();
+        let entrypoint = std::env::current_exe()
+            .map_err(|e| Failed(format!("cannot find this program's path: {e}"), 1))?
+            .display()
+            .to_string();
+        let config = ApiConfig::resolve()
+            .await
+            .map_err(|e| Failed(e.to_string(), 1))?;
+        let client = weir_client::Client::new(&config.url, config.auth.clone());
+        let registered = crate::deploy::register(&client, &flows, &spec, &entrypoint)
+            .await
+            .map_err(|e| Failed(e, 1))?;
+        let deployment_name = spec.name.clone().unwrap_or_else(|| "default".to_owned());
+        for (flow, id) in &registered {
+            print_out(&format!("deployed {flow}/{deployment_name} ({id})\n"));
+        }
+        if !serve {
+            return Ok(());
+        }
+        let served = registered
+            .iter()
+            .zip(&chosen)
+            .map(|((_, id), flow)| (*id, (flow.options, flow.run_json)))
+            .collect();
+        print_out("serving; stop with Ctrl-C\n");
+        crate::deploy::serve(&client, served, 1.0)
+            .await
+            .map_err(|e| Failed(e, 1))
+    }
+
     fn list_flows(&self) -> Result<(), Failed> {
         let flows: Vec<Value> = self
             .flows
@@ -244,6 +305,60 @@ async fn fail_run(client: &weir_client::Client, id: Uuid, message: &str) {
     if let Err(error) = client.set_flow_run_state(id, &failed, false).await {
         tracing::warn!(%error, "could not mark the flow run failed");
     }
+}
+
+/// The options of `deploy` and `serve`.
+fn parse_deploy(args: &[String]) -> Result<crate::deploy::DeploySpec, Failed> {
+    let mut spec = crate::deploy::DeploySpec::default();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let (flag, inline) = match flag.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
+            _ => (flag.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| rest.next().cloned())
+                .ok_or_else(|| usage(format!("`{flag}` needs a value")))
+        };
+        match flag {
+            "--pool" | "-p" => spec.pool = Some(value()?),
+            "--name" | "-n" => spec.name = Some(value()?),
+            "--work-queue" | "-q" => spec.queue = Some(value()?),
+            "--image" => spec.image = Some(value()?),
+            "--cron" => spec.cron = Some(value()?),
+            "--timezone" => spec.timezone = Some(value()?),
+            "--tag" => spec.tags.push(value()?),
+            "--flow" => spec.flows.push(value()?),
+            "--interval" => {
+                let text = value()?;
+                let seconds: f64 =
+                    text.parse()
+                        .ok()
+                        .filter(|s: &f64| *s > 0.0)
+                        .ok_or_else(|| {
+                            usage(format!(
+                                "`--interval {text}`: expected a positive number of seconds"
+                            ))
+                        })?;
+                spec.interval = Some(seconds);
+            }
+            "--job-variable" | "-jv" => {
+                let pair = value()?;
+                let Some((name, text)) = pair.split_once('=') else {
+                    return Err(usage(format!(
+                        "`--job-variable {pair}`: expected name=value, e.g. --job-variable image=etl:1"
+                    )));
+                };
+                let parsed =
+                    serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.to_owned()));
+                spec.job_variables.insert(name.to_owned(), parsed);
+            }
+            other => return Err(usage(format!("unknown option `{other}`"))),
+        }
+    }
+    Ok(spec)
 }
 
 fn usage(message: String) -> Failed {

@@ -34,6 +34,7 @@ pub mod __private;
 mod cache;
 mod config;
 mod context;
+mod deploy;
 #[cfg(feature = "embedded-server")]
 mod embedded;
 pub mod entry;

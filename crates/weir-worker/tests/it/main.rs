@@ -232,3 +232,107 @@ async fn weirs_worker_runs_a_weir_deployment_on_a_real_prefect_server() {
     let done = wait_for(&c, run.id, StateType::Completed).await;
     assert!(done.infrastructure_pid.is_some(), "{done:?}");
 }
+
+/// Runs the flow binary with `args` against `server`; its exit status and stdout.
+fn flows_command(server: &TestServer, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(flows_binary())
+        .args(args)
+        .env("WEIR_API_URL", server.api_url())
+        .output()
+        .expect("run the flow binary");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+server_test!(a_binary_deploys_its_flows_for_a_worker_to_run, |server| {
+    let c = client(&server);
+    let _worker = start_worker(&server, "local", "w1").await;
+    let (ok, stdout) = tokio::task::spawn_blocking({
+        let url = server.api_url();
+        move || {
+            let output = std::process::Command::new(flows_binary())
+                .args([
+                    "deploy", "--pool", "local", "--name", "prod", "--flow", "ok-flow",
+                ])
+                .env("WEIR_API_URL", url)
+                .output()
+                .unwrap();
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains("deployed ok-flow/prod"), "{stdout}");
+    let (_, deployment) = c
+        .request(reqwest::Method::GET, "/deployments/name/ok-flow/prod", None)
+        .await
+        .unwrap();
+    assert_eq!(deployment["work_pool_name"], "local");
+    assert_eq!(
+        deployment["parameter_openapi_schema"]["required"],
+        json!(["n"])
+    );
+    let id = deployment["id"].as_str().unwrap();
+    let run = run_deployment(&c, id, json!({"n": 2})).await;
+    wait_for(&c, run.id, StateType::Completed).await;
+    let (status, body) = c
+        .request(
+            reqwest::Method::POST,
+            &format!("/deployments/{id}/create_flow_run"),
+            Some(&json!({"parameters": {"n": "two"}})),
+        )
+        .await
+        .map(|(s, b)| (s.as_u16(), b))
+        .unwrap_or_else(|e| match e {
+            weir_client::Error::Status { status, body, .. } => (status.as_u16(), json!(body)),
+            other => panic!("{other}"),
+        });
+    assert_eq!(status, 422, "the schema from schemars is enforced: {body}");
+    let (usage_ok, _) = flows_command(&server, &["deploy", "--name", "x"]);
+    assert!(!usage_ok, "deploy without a pool is a usage error");
+});
+
+server_test!(
+    serve_runs_the_runs_of_its_deployments_in_process,
+    |server| {
+        let c = client(&server);
+        let mut serving = std::process::Command::new(flows_binary())
+            .args(["serve", "--flow", "ok-flow", "--name", "served"])
+            .env("WEIR_API_URL", server.api_url())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut deployment = Value::Null;
+        for _ in 0..100 {
+            if let Ok((_, found)) = c
+                .request(
+                    reqwest::Method::GET,
+                    "/deployments/name/ok-flow/served",
+                    None,
+                )
+                .await
+            {
+                deployment = found;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let id = deployment["id"]
+            .as_str()
+            .expect("serve registered its deployment")
+            .to_owned();
+        assert_eq!(deployment["work_pool_name"], Value::Null);
+        let run = run_deployment(&c, &id, json!({"n": 5})).await;
+        let done = wait_for(&c, run.id, StateType::Completed).await;
+        assert_eq!(done.run_count, 1);
+        serving.kill().unwrap();
+        let _ = serving.wait();
+    }
+);
