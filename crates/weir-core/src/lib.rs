@@ -1,7 +1,7 @@
 //! Weir's domain, shared by every other crate: the Prefect-compatible wire schemas, the state model and
 //! the orchestration policy that decides each proposed state transition, the filter language of the
-//! `/filter` endpoints, events, run names, and work pools' base job templates (validation and
-//! rendering).
+//! `/filter` endpoints, events, run names, work pools' base job templates (validation and
+//! rendering), and deployment schedules (the times they fire, and how many runs to materialise).
 //!
 //! **Invariant:** this crate does no I/O. It depends on no runtime, database or HTTP crate, so every
 //! rule here is unit-tested in milliseconds and callers decide how effects happen. Randomness and the
@@ -14,6 +14,7 @@ pub mod filters;
 pub mod job_template;
 pub mod names;
 pub mod orchestration;
+pub mod schedules;
 pub mod schemas;
 pub mod state;
 pub mod time;
