@@ -1,10 +1,16 @@
-//! The `weir` binary: the server, and (as they land) the workers and the command line verbs.
-//! Arguments are parsed here; each verb lives in its own module under `commands`.
+//! The `weir` binary: the server, workers, and the verbs that manage work pools, queues,
+//! deployments, flow runs and variables through the API. Arguments are parsed here; each verb lives
+//! in its own module under `commands`, sharing the API client (`api`) and terminal output (`output`).
+//!
+//! Every failure ends as one line on stderr, `error: ...`, and a non-zero exit code: 2 for bad
+//! arguments, 1 for everything else.
 
 // The binary is where output to the terminal belongs; libraries log through tracing instead.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod api;
 mod commands;
+mod output;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,11 +35,82 @@ enum Command {
         #[command(subcommand)]
         command: commands::worker::WorkerCommand,
     },
+    /// Manage work pools.
+    #[command(alias = "work-pools")]
+    WorkPool {
+        #[command(subcommand)]
+        command: commands::work_pool::WorkPoolCommand,
+    },
+    /// Manage the queues of work pools.
+    #[command(alias = "work-queues")]
+    WorkQueue {
+        #[command(subcommand)]
+        command: commands::work_queue::WorkQueueCommand,
+    },
+    /// List, run and delete deployments.
+    #[command(alias = "deployments")]
+    Deployment {
+        #[command(subcommand)]
+        command: commands::deployment::DeploymentCommand,
+    },
+    /// List and inspect flow runs, read their logs, cancel them.
+    #[command(alias = "flow-runs")]
+    FlowRun {
+        #[command(subcommand)]
+        command: commands::flow_run::FlowRunCommand,
+    },
+    /// Manage variables.
+    #[command(alias = "variables")]
+    Variable {
+        #[command(subcommand)]
+        command: commands::variable::VariableCommand,
+    },
+    /// Show Weir's settings.
+    Config {
+        #[command(subcommand)]
+        command: commands::config::ConfigCommand,
+    },
+}
+
+/// Parses the arguments; a usage error is one line and exit code 2 (help and version print as
+/// usual).
+fn parse() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            err.exit()
+        }
+        Err(err) => {
+            // clap's first paragraph is the error (with, say, the missing arguments on the
+            // lines after it); usage and tips follow.
+            let text = err.render().to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|line| !line.is_empty())
+                .collect();
+            eprintln!("{} (see --help)", first.join(" "));
+            Err(ExitCode::from(2))
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    // The long-running commands log what they do; the API verbs only warn.
+    let quiet = !matches!(cli.command, Command::Server { .. } | Command::Worker { .. });
+    init_tracing(if quiet { "warn" } else { "info,sqlx=warn" });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -48,20 +125,28 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Server { command } => commands::server::run(command).await,
             Command::Worker { command } => commands::worker::run(command).await,
+            Command::WorkPool { command } => commands::work_pool::run(command).await,
+            Command::WorkQueue { command } => commands::work_queue::run(command).await,
+            Command::Deployment { command } => commands::deployment::run(command).await,
+            Command::FlowRun { command } => commands::flow_run::run(command).await,
+            Command::Variable { command } => commands::variable::run(command).await,
+            Command::Config { command } => commands::config::run(command),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // One line, whatever the messages inside hold.
+            let message = format!("{err:#}").replace(['\n', '\r'], " ");
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_tracing() {
+fn init_tracing(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env(weir_core::env::RUST_LOG)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

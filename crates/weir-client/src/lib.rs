@@ -7,11 +7,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
-use weir_core::deployments::Deployment;
+use weir_core::deployments::{Deployment, DeploymentFlowRunCreate};
 use weir_core::schemas::{
     Flow, FlowRun, FlowRunCreate, Log, LogCreate, OrchestrationResult, TaskRun, TaskRunCreate,
 };
-use weir_core::work_pools::{ScheduledRunsRequest, WorkPool, WorkPoolCreate, WorkerFlowRun};
+use weir_core::variables::{Variable, VariableCreate, VariableUpdate};
+use weir_core::work_pools::{
+    ScheduledRunsRequest, WorkPool, WorkPoolCreate, WorkPoolUpdate, WorkQueue, WorkQueueCreate,
+    WorkQueueUpdate, WorkerFlowRun,
+};
 use weir_core::{State, StateCreate};
 
 /// Errors of API calls.
@@ -96,6 +100,20 @@ impl Auth {
                 .map_or(Auth::None, Auth::Basic),
         }
     }
+}
+
+/// `text` as one percent-encoded path segment, so names holding `/`, `?`, `#` or spaces stay one
+/// segment.
+fn segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// A client of one server. Cheap to clone (the connection pool is shared).
@@ -298,8 +316,87 @@ impl Client {
 
     /// Reads a work pool by name.
     pub async fn read_work_pool(&self, name: &str) -> Result<WorkPool> {
-        self.call(Method::GET, &format!("/work_pools/{name}"), None)
+        self.call(Method::GET, &format!("/work_pools/{}", segment(name)), None)
             .await
+    }
+
+    /// Every work pool.
+    pub async fn list_work_pools(&self) -> Result<Vec<WorkPool>> {
+        self.call(Method::POST, "/work_pools/filter", Some(&json!({})))
+            .await
+    }
+
+    /// Changes the fields of a work pool that `update` names.
+    pub async fn update_work_pool(&self, name: &str, update: &WorkPoolUpdate) -> Result<()> {
+        let body = Self::to_json(update);
+        let path = format!("/work_pools/{}", segment(name));
+        self.request(Method::PATCH, &path, Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes a work pool with its queues.
+    pub async fn delete_work_pool(&self, name: &str) -> Result<()> {
+        let path = format!("/work_pools/{}", segment(name));
+        self.request(Method::DELETE, &path, None).await.map(|_| ())
+    }
+
+    /// The worker types the server knows, by collection, with their default base job templates
+    /// (`GET /collections/views/aggregate-worker-metadata`).
+    pub async fn worker_metadata(&self) -> Result<Value> {
+        self.call(
+            Method::GET,
+            "/collections/views/aggregate-worker-metadata",
+            None,
+        )
+        .await
+    }
+
+    /// Adds a queue to a work pool.
+    pub async fn create_work_queue(
+        &self,
+        pool: &str,
+        create: &WorkQueueCreate,
+    ) -> Result<WorkQueue> {
+        let body = Self::to_json(create);
+        let path = format!("/work_pools/{}/queues", segment(pool));
+        self.call(Method::POST, &path, Some(&body)).await
+    }
+
+    /// A work pool's queues.
+    pub async fn list_work_queues(&self, pool: &str) -> Result<Vec<WorkQueue>> {
+        let path = format!("/work_pools/{}/queues/filter", segment(pool));
+        self.call(Method::POST, &path, Some(&json!({}))).await
+    }
+
+    fn queue_path(pool: &str, name: &str) -> String {
+        format!("/work_pools/{}/queues/{}", segment(pool), segment(name))
+    }
+
+    /// Reads a work pool's queue by name.
+    pub async fn read_work_queue(&self, pool: &str, name: &str) -> Result<WorkQueue> {
+        self.call(Method::GET, &Self::queue_path(pool, name), None)
+            .await
+    }
+
+    /// Changes the fields of a work pool's queue that `update` names.
+    pub async fn update_work_queue(
+        &self,
+        pool: &str,
+        name: &str,
+        update: &WorkQueueUpdate,
+    ) -> Result<()> {
+        let body = Self::to_json(update);
+        self.request(Method::PATCH, &Self::queue_path(pool, name), Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes a work pool's queue.
+    pub async fn delete_work_queue(&self, pool: &str, name: &str) -> Result<()> {
+        self.request(Method::DELETE, &Self::queue_path(pool, name), None)
+            .await
+            .map(|_| ())
     }
 
     /// Creates a work pool.
@@ -318,7 +415,7 @@ impl Client {
         let body = json!({"name": name, "heartbeat_interval_seconds": interval_seconds});
         self.request(
             Method::POST,
-            &format!("/work_pools/{pool}/workers/heartbeat"),
+            &format!("/work_pools/{}/workers/heartbeat", segment(pool)),
             Some(&body),
         )
         .await
@@ -334,7 +431,7 @@ impl Client {
         let body = Self::to_json(request);
         self.call(
             Method::POST,
-            &format!("/work_pools/{pool}/get_scheduled_flow_runs"),
+            &format!("/work_pools/{}/get_scheduled_flow_runs", segment(pool)),
             Some(&body),
         )
         .await
@@ -343,6 +440,74 @@ impl Client {
     /// Reads a deployment.
     pub async fn read_deployment(&self, id: Uuid) -> Result<Deployment> {
         self.call(Method::GET, &format!("/deployments/{id}"), None)
+            .await
+    }
+
+    /// Reads a deployment by its flow's name and its own.
+    pub async fn read_deployment_by_name(&self, flow: &str, name: &str) -> Result<Deployment> {
+        let path = format!("/deployments/name/{}/{}", segment(flow), segment(name));
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// Deployments matching a filter body.
+    pub async fn filter_deployments(&self, filter: &Value) -> Result<Vec<Deployment>> {
+        self.call(Method::POST, "/deployments/filter", Some(filter))
+            .await
+    }
+
+    /// Creates a flow run of a deployment.
+    pub async fn create_flow_run_from_deployment(
+        &self,
+        id: Uuid,
+        create: &DeploymentFlowRunCreate,
+    ) -> Result<FlowRun> {
+        let body = Self::to_json(create);
+        let path = format!("/deployments/{id}/create_flow_run");
+        self.call(Method::POST, &path, Some(&body)).await
+    }
+
+    /// Deletes a deployment.
+    pub async fn delete_deployment(&self, id: Uuid) -> Result<()> {
+        self.request(Method::DELETE, &format!("/deployments/{id}"), None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Flows matching a filter body.
+    pub async fn filter_flows(&self, filter: &Value) -> Result<Vec<Flow>> {
+        self.call(Method::POST, "/flows/filter", Some(filter)).await
+    }
+
+    /// Creates a variable; a taken name is a 409.
+    pub async fn create_variable(&self, create: &VariableCreate) -> Result<Variable> {
+        let body = Self::to_json(create);
+        self.call(Method::POST, "/variables/", Some(&body)).await
+    }
+
+    /// Reads a variable by name.
+    pub async fn read_variable_by_name(&self, name: &str) -> Result<Variable> {
+        let path = format!("/variables/name/{}", segment(name));
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// Changes the fields of a variable that `update` names.
+    pub async fn update_variable_by_name(&self, name: &str, update: &VariableUpdate) -> Result<()> {
+        let body = Self::to_json(update);
+        let path = format!("/variables/name/{}", segment(name));
+        self.request(Method::PATCH, &path, Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes a variable by name.
+    pub async fn delete_variable_by_name(&self, name: &str) -> Result<()> {
+        let path = format!("/variables/name/{}", segment(name));
+        self.request(Method::DELETE, &path, None).await.map(|_| ())
+    }
+
+    /// Variables matching a filter body (`{"variables": ..., "sort": ..., "limit": ...}`).
+    pub async fn filter_variables(&self, filter: &Value) -> Result<Vec<Variable>> {
+        self.call(Method::POST, "/variables/filter", Some(filter))
             .await
     }
 
@@ -389,5 +554,16 @@ impl Client {
     /// Log lines matching a filter body.
     pub async fn filter_logs(&self, filter: &Value) -> Result<Vec<Log>> {
         self.call(Method::POST, "/logs/filter", Some(filter)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_stay_one_path_segment() {
+        assert_eq!(segment("my-pool_1.x~"), "my-pool_1.x~");
+        assert_eq!(segment("a b/c?d#é"), "a%20b%2Fc%3Fd%23%C3%A9");
     }
 }

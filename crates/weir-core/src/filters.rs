@@ -59,7 +59,7 @@ impl Predicate {
         }
     }
 
-    fn combine(operator: Operator, parts: Vec<Predicate>) -> Predicate {
+    pub(crate) fn combine(operator: Operator, parts: Vec<Predicate>) -> Predicate {
         match operator {
             Operator::And => Predicate::all(parts),
             Operator::Or => {

@@ -1,7 +1,8 @@
 //! Weir's domain, shared by every other crate: the Prefect-compatible wire schemas, the state model and
 //! the orchestration policy that decides each proposed state transition, the filter language of the
 //! `/filter` endpoints, events, run names, work pools' base job templates (validation and
-//! rendering), and deployment schedules (the times they fire, and how many runs to materialise).
+//! rendering), deployment schedules (the times they fire, and how many runs to materialise), and
+//! variables.
 //!
 //! **Invariant:** this crate does no I/O. It depends on no runtime, database or HTTP crate, so every
 //! rule here is unit-tested in milliseconds and callers decide how effects happen. Randomness and the
@@ -18,6 +19,7 @@ pub mod schedules;
 pub mod schemas;
 pub mod state;
 pub mod time;
+pub mod variables;
 pub mod work_pools;
 
 pub use state::{State, StateCreate, StateDetails, StateType};

@@ -111,22 +111,31 @@ pub struct WorkPoolCreate {
     pub storage_configuration: StorageConfiguration,
 }
 
-/// Body of `PATCH /work_pools/{name}`: absent fields stay, `null` clears a limit.
+/// Body of `PATCH /work_pools/{name}`: absent fields stay, `null` clears a limit. Absent fields are
+/// also left out when serialized, so a client sends only what it changes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkPoolUpdate {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_paused: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub base_job_template: Option<JsonObject>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<i64>)]
     pub concurrency_limit: Option<Option<i64>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_configuration: Option<StorageConfiguration>,
 }
 
@@ -171,21 +180,29 @@ pub struct WorkQueueCreate {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkQueueUpdate {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_paused: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<i64>)]
     pub concurrency_limit: Option<Option<i64>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_polled: Option<Timestamp>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub filter: Option<Value>,
 }
@@ -329,6 +346,21 @@ mod tests {
             queue_status(false, false, None, now),
             WorkQueueStatus::NotReady
         );
+    }
+
+    #[test]
+    fn updates_serialize_only_what_they_change() {
+        let update = WorkQueueUpdate {
+            is_paused: Some(true),
+            concurrency_limit: Some(None),
+            ..WorkQueueUpdate::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&update).unwrap(),
+            serde_json::json!({"is_paused": true, "concurrency_limit": null})
+        );
+        let pool = WorkPoolUpdate::default();
+        assert_eq!(serde_json::to_value(&pool).unwrap(), serde_json::json!({}));
     }
 
     #[test]

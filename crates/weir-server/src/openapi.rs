@@ -1,7 +1,9 @@
 //! Weir's own OpenAPI document, generated from the handlers' annotations, served at
 //! `/api/openapi.json`, with interactive docs (Swagger UI, bundled in the binary) at `/docs`.
 
-use crate::routes::{admin, deployments, events, flow_runs, flows, logs, task_runs, work_pools};
+use crate::routes::{
+    admin, deployments, events, flow_runs, flows, logs, task_runs, variables, work_pools,
+};
 use crate::AppState;
 use axum::Router;
 use utoipa::OpenApi;
@@ -83,6 +85,15 @@ use utoipa_swagger_ui::SwaggerUi;
         deployments::resume,
         deployments::delete_owned_automations,
         deployments::worker_metadata,
+        variables::create_variable,
+        variables::read_variable,
+        variables::read_variable_by_name,
+        variables::filter_variables,
+        variables::count_variables,
+        variables::update_variable,
+        variables::update_variable_by_name,
+        variables::delete_variable,
+        variables::delete_variable_by_name,
     )
 )]
 pub(crate) struct ApiDoc;

@@ -15,6 +15,7 @@ mod flow_runs;
 mod flows;
 mod logs;
 mod task_runs;
+mod variables;
 mod work_pools;
 mod writer;
 

@@ -1,6 +1,12 @@
 //! One module per top-level verb of the `weir` command.
 
+pub mod config;
+pub mod deployment;
+pub mod flow_run;
 pub mod server;
+pub mod variable;
+pub mod work_pool;
+pub mod work_queue;
 pub mod worker;
 
 /// Resolves on Ctrl-C or SIGTERM (how containers are stopped).

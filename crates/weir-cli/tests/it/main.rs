@@ -1,6 +1,9 @@
-//! Tests of the `weir` binary as users run it: `weir server start` on each backend, its errors, and
-//! the real Prefect 3.9.1 client running a flow against it.
+//! Tests of the `weir` binary as users run it: `weir server start` on each backend, its errors, the
+//! API verbs (`work-pool`, `work-queue`, `deployment`, `flow-run`, `variable`, `config`), and the real
+//! Prefect 3.9.1 client running a flow against it.
 
+mod cli_runs;
+mod cli_verbs;
 mod compat;
 mod server_start;
 

@@ -8,6 +8,7 @@ pub(crate) mod flow_runs;
 pub(crate) mod flows;
 pub(crate) mod logs;
 pub(crate) mod task_runs;
+pub(crate) mod variables;
 pub(crate) mod work_pools;
 
 use crate::AppState;
@@ -24,4 +25,5 @@ pub fn api() -> Router<AppState> {
         .merge(events::routes())
         .merge(work_pools::routes())
         .merge(deployments::routes())
+        .merge(variables::routes())
 }

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod bad_input;
 mod deployments;
+mod variables;
 mod websockets;
 mod work_pools;
 
