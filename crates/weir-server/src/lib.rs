@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 mod openapi;
 mod routes;
+mod services;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -22,11 +23,23 @@ pub use events::EventBus;
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Server settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// When set, every endpoint but health and readiness requires HTTP Basic with this string, and
     /// websockets require it in their auth frame.
     pub auth_string: Option<String>,
+    /// How often the scheduler looks for deployments short of runs (it also wakes whenever a
+    /// deployment is written).
+    pub scheduler_interval: std::time::Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            auth_string: None,
+            scheduler_interval: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 /// Shared state of every handler. Cheap to clone.
@@ -35,6 +48,8 @@ pub struct AppState {
     pub store: Store,
     pub config: ServerConfig,
     pub events: EventBus,
+    /// Wakes the scheduler (a deployment was written).
+    pub scheduler_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A Weir server: its state plus the background services that have not started yet.
@@ -52,6 +67,7 @@ impl Server {
                 store,
                 config,
                 events,
+                scheduler_wake: Default::default(),
             },
             pipeline,
         }
@@ -72,6 +88,7 @@ impl Server {
     /// in-process embeddings (tests, the SDK's embedded server) that serve the router themselves.
     pub fn spawn_services(self) -> Router {
         tokio::spawn(self.pipeline.run());
+        spawn_scheduler(&self.state);
         app(self.state)
     }
 
@@ -82,14 +99,35 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let pipeline = tokio::spawn(self.pipeline.run());
+        let scheduler = spawn_scheduler(&self.state);
         let router = app(self.state);
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
+        scheduler.abort();
         // Dropping the router dropped the last bus handles; the pipeline finishes its queue.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pipeline).await;
         result
     }
+}
+
+/// Starts the scheduler loop on the current runtime.
+fn spawn_scheduler(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let store = state.store.clone();
+    let wake = state.scheduler_wake.clone();
+    let every = state.config.scheduler_interval;
+    tokio::spawn(async move {
+        let settings = weir_core::schedules::SchedulerSettings::default();
+        services::supervise("scheduler", every, &wake, move || {
+            let store = store.clone();
+            async move {
+                services::scheduler::schedule_all(&store, &settings)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await;
+    })
 }
 
 /// Builds the router over a prepared state.

@@ -16,6 +16,9 @@ use weir_core::deployments::{
     DeploymentScheduleCreate, DeploymentScheduleUpdate, DeploymentStatus, DeploymentUpdate,
 };
 use weir_core::job_template::{validate_job_variables, BaseJobTemplate, JobVariablesCheck};
+use weir_core::schedules::{
+    validate_max_scheduled_runs, Schedule, ScheduledRuns, DEFAULT_MAX_SCHEDULED_RUNS_LIMIT,
+};
 use weir_core::schemas::{FlowRun, FlowRunCreate, JsonObject};
 use weir_core::work_pools::{WorkPool, WorkQueueStatus};
 use weir_core::{StateCreate, StateType, Timestamp};
@@ -37,6 +40,7 @@ impl Store {
             .deployment_by_flow(create.flow_id, &create.name)
             .await?;
         let now = Timestamp::now();
+        let schedules = checked_schedules(create.schedules, now)?;
         let id = existing.as_ref().map_or_else(Uuid::new_v4, |d| d.id);
         let mut deployment = Deployment {
             id,
@@ -49,8 +53,7 @@ impl Store {
             flow_id: create.flow_id,
             paused: create.paused,
             status: None,
-            schedules: create
-                .schedules
+            schedules: schedules
                 .into_iter()
                 .map(|s| new_schedule(id, s, now))
                 .collect(),
@@ -226,7 +229,7 @@ impl Store {
             d.work_queue_name = update.work_queue_name;
         }
         if let Some(schedules) = update.schedules {
-            d.schedules = schedules
+            d.schedules = checked_schedules(schedules, now)?
                 .into_iter()
                 .map(|s| new_schedule(id, s, now))
                 .collect();
@@ -253,7 +256,7 @@ impl Store {
     ) -> Result<Vec<DeploymentSchedule>> {
         let mut deployment = self.read_deployment(id).await?;
         let now = Timestamp::now();
-        let added: Vec<DeploymentSchedule> = schedules
+        let added: Vec<DeploymentSchedule> = checked_schedules(schedules, now)?
             .into_iter()
             .map(|s| new_schedule(id, s, now))
             .collect();
@@ -303,6 +306,19 @@ impl Store {
             return Err(Error::NotFound { kind: "Schedule" });
         }
         self.write_deployment(&mut deployment).await
+    }
+
+    /// The deployment's SCHEDULED runs due at or after `now`: how many, and the latest time.
+    pub async fn scheduled_runs_ahead(&self, id: Uuid, now: Timestamp) -> Result<ScheduledRuns> {
+        let (count, latest): (i64, Option<String>) = on_pool!(read &self.db, pool => sqlx::query_as(
+            "SELECT COUNT(*), MAX(next_scheduled_start_time) FROM flow_run \
+             WHERE deployment_id = $1 AND state_type = 'SCHEDULED' \
+             AND next_scheduled_start_time >= $2")
+            .bind(id.to_string()).bind(now.to_canonical()).fetch_one(pool).await)?;
+        Ok(ScheduledRuns {
+            count: count.max(0) as usize,
+            latest: latest.and_then(|t| t.parse().ok()),
+        })
     }
 
     /// Pauses or resumes a deployment.
@@ -376,6 +392,37 @@ impl Store {
         };
         Ok(self.create_flow_run(create).await?.0)
     }
+}
+
+/// Checks each schedule (a 422 names it, e.g. `schedules.0.schedule.cron`) and fills what
+/// Prefect fills on create (an interval's `anchor_date`).
+fn checked_schedules(
+    schedules: Vec<DeploymentScheduleCreate>,
+    now: Timestamp,
+) -> Result<Vec<DeploymentScheduleCreate>> {
+    schedules
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut create)| {
+            let parsed: Schedule =
+                serde_json::from_value(create.schedule.clone()).map_err(|e| {
+                    Error::Invalid(format!(
+                        "schedules.{index}.schedule: not an interval, cron or rrule schedule ({e})"
+                    ))
+                })?;
+            let parsed = parsed.normalized(now);
+            parsed.validate().map_err(|e| {
+                Error::Invalid(format!("schedules.{index}.schedule.{}: {e}", e.field()))
+            })?;
+            validate_max_scheduled_runs(
+                create.max_scheduled_runs,
+                DEFAULT_MAX_SCHEDULED_RUNS_LIMIT,
+            )
+            .map_err(|e| Error::Invalid(format!("schedules.{index}.max_scheduled_runs: {e}")))?;
+            create.schedule = serde_json::to_value(parsed)?;
+            Ok(create)
+        })
+        .collect()
 }
 
 fn new_schedule(

@@ -60,7 +60,10 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         .or_else(|_| std::env::var(env::PREFECT_SERVER_API_AUTH_STRING))
         .ok()
         .filter(|s| !s.is_empty());
-    let config = weir_server::ServerConfig { auth_string };
+    let config = weir_server::ServerConfig {
+        auth_string,
+        ..weir_server::ServerConfig::default()
+    };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), port))
         .await
         .with_context(|| format!("cannot listen on {}:{port}", args.host))?;

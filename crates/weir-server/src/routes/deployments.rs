@@ -63,6 +63,7 @@ pub(crate) async fn create_deployment(
     ApiJson(body): ApiJson<DeploymentCreate>,
 ) -> ApiResult<Response> {
     let (deployment, created) = state.store.upsert_deployment(body).await?;
+    state.scheduler_wake.notify_one();
     Ok(crate::error::created_or_found(created, deployment))
 }
 
@@ -175,6 +176,7 @@ pub(crate) async fn update_deployment(
     ApiJson(body): ApiJson<DeploymentUpdate>,
 ) -> ApiResult<StatusCode> {
     state.store.update_deployment(id, body).await?;
+    state.scheduler_wake.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -228,6 +230,7 @@ pub(crate) async fn create_schedules(
     ApiJson(body): ApiJson<Vec<DeploymentScheduleCreate>>,
 ) -> ApiResult<Response> {
     let added = state.store.add_deployment_schedules(id, body).await?;
+    state.scheduler_wake.notify_one();
     Ok((StatusCode::CREATED, Json(added)).into_response())
 }
 
@@ -281,6 +284,7 @@ pub(crate) async fn resume(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     state.store.set_deployment_paused(id, false).await?;
+    state.scheduler_wake.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 

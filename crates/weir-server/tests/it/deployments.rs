@@ -49,7 +49,10 @@ server_test!(a_deployment_is_upserted_by_flow_and_name, |server| {
     assert_eq!(deployment["work_queue_name"], "default");
     assert_eq!(deployment["status"], "NOT_READY");
     assert_eq!(deployment["schedules"][0]["active"], true);
-    assert_eq!(deployment["schedules"][0]["schedule"]["interval"], 3600);
+    assert_eq!(
+        deployment["schedules"][0]["schedule"]["interval"], 3600.0,
+        "seconds, as Prefect sends them"
+    );
     let id = deployment["id"].as_str().unwrap();
 
     let again = json!({"name": "nightly", "flow_id": deployment["flow_id"],
@@ -249,5 +252,63 @@ server_test!(
             kubernetes["job_configuration"]["job_manifest"]["kind"],
             "Job"
         );
+    }
+);
+
+server_test!(
+    the_scheduler_keeps_runs_ahead_and_rejects_bad_schedules,
+    |server| {
+        let c = client(&server);
+        let flow = c.create_flow("ticker").await.unwrap();
+        let bad = json!({"name": "bad", "flow_id": flow.id,
+        "schedules": [{"schedule": {"cron": "61 * * * *"}}]});
+        let (status, body) = call(&c, Method::POST, "/deployments/", bad).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body.to_string().contains("schedules.0.schedule.cron"),
+            "{body}"
+        );
+
+        let body = json!({"name": "every-minute", "flow_id": flow.id,
+        "schedules": [{"schedule": {"interval": 60, "timezone": "UTC"}}]});
+        let (status, deployment) = call(&c, Method::POST, "/deployments/", body).await;
+        assert_eq!(status, 201, "{deployment}");
+        assert!(
+            deployment["schedules"][0]["schedule"]["anchor_date"].is_string(),
+            "anchored on create"
+        );
+        let id = deployment["id"].as_str().unwrap();
+        let filter = json!({"flow_runs": {"deployment_id": {"any_": [id]}}});
+        let mut count = 0;
+        for _ in 0..100 {
+            let (_, runs) = call(&c, Method::POST, "/flow_runs/filter", filter.clone()).await;
+            count = runs.as_array().unwrap().len();
+            if count >= 60 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // At least an hour ahead: a run a minute for the next hour (Prefect's rule), at most 100.
+        assert!((60..=100).contains(&count), "{count} runs");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let (_, runs) = call(&c, Method::POST, "/flow_runs/filter", filter.clone()).await;
+        assert_eq!(
+            runs.as_array().unwrap().len(),
+            count,
+            "a second pass adds nothing"
+        );
+        assert!(runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["state_type"] == "SCHEDULED"));
+        let (_, paused) = call(
+            &c,
+            Method::POST,
+            &format!("/deployments/{id}/pause_deployment"),
+            json!(null),
+        )
+        .await;
+        assert_eq!(paused, Value::Null);
     }
 );

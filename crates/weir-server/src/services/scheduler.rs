@@ -1,0 +1,99 @@
+//! The scheduler: keeps every unpaused deployment with active schedules supplied with runs ahead,
+//! by Prefect's rule (at least `min_runs` and at least `min_scheduled_time` ahead, at most
+//! `max_runs` and `max_scheduled_time`; see `weir_core::schedules`). A run's idempotency key,
+//! `scheduled <deployment> <schedule> <time>`, makes each time materialise once, however often the
+//! loop runs and however many servers run it. It wakes at once when a deployment is written.
+
+use futures::future::join_all;
+use weir_core::deployments::{Deployment, DeploymentFlowRunCreate};
+use weir_core::schedules::{dates_to_schedule, needs_runs, Schedule, SchedulerSettings};
+use weir_core::{StateCreate, StateType, Timestamp};
+use weir_storage::Store;
+
+/// Runs created concurrently at most (the group-commit writer batches them).
+const CONCURRENT_CREATES: usize = 256;
+
+/// One pass over every deployment; returns how many runs it created.
+pub(crate) async fn schedule_all(
+    store: &Store,
+    settings: &SchedulerSettings,
+) -> Result<usize, String> {
+    let deployments = store.list_deployments().await.map_err(|e| e.to_string())?;
+    let now = Timestamp::now();
+    let mut created = 0;
+    for deployment in deployments
+        .iter()
+        .filter(|d| !d.paused && d.schedules.iter().any(|s| s.active))
+    {
+        created += schedule_one(store, deployment, now, settings).await?;
+    }
+    Ok(created)
+}
+
+async fn schedule_one(
+    store: &Store,
+    deployment: &Deployment,
+    now: Timestamp,
+    settings: &SchedulerSettings,
+) -> Result<usize, String> {
+    let ahead = store
+        .scheduled_runs_ahead(deployment.id, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !needs_runs(&ahead, now, settings) {
+        return Ok(0);
+    }
+    let mut wanted = Vec::new();
+    for schedule in deployment.schedules.iter().filter(|s| s.active) {
+        let parsed: Schedule = match serde_json::from_value(schedule.schedule.clone()) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                tracing::warn!(deployment = %deployment.name, %error, "skipping an unreadable schedule");
+                continue;
+            }
+        };
+        let dates = match dates_to_schedule(&parsed, now, settings) {
+            Ok(dates) => dates,
+            Err(error) => {
+                tracing::warn!(deployment = %deployment.name, %error, "skipping an invalid schedule");
+                continue;
+            }
+        };
+        for date in dates {
+            let mut state = StateCreate::of_type(StateType::Scheduled);
+            state.state_details.scheduled_time = Some(date);
+            wanted.push(DeploymentFlowRunCreate {
+                state: Some(state),
+                parameters: schedule.parameters.clone(),
+                idempotency_key: Some(format!(
+                    "scheduled {} {} {}",
+                    deployment.id,
+                    schedule.id,
+                    date.to_canonical()
+                )),
+                tags: vec!["auto-scheduled".to_owned()],
+                ..DeploymentFlowRunCreate::default()
+            });
+        }
+    }
+    let mut created = 0;
+    for chunk in wanted.chunks(CONCURRENT_CREATES) {
+        let results = join_all(
+            chunk
+                .iter()
+                .cloned()
+                .map(|request| store.create_deployment_flow_run(deployment.id, request)),
+        )
+        .await;
+        for result in results {
+            match result {
+                Ok(_) => created += 1,
+                Err(error) => return Err(format!("deployment {}: {error}", deployment.name)),
+            }
+        }
+    }
+    if created > 0 {
+        tracing::info!(deployment = %deployment.name, runs = created, "scheduled runs");
+    }
+    Ok(created)
+}
