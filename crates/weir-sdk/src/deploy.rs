@@ -25,6 +25,8 @@ pub(crate) struct DeploySpec {
     pub queue: Option<String>,
     pub image: Option<String>,
     pub job_variables: Map<String, Value>,
+    /// Default parameters of the deployments' runs.
+    pub parameters: Map<String, Value>,
     /// A cron expression, in `timezone` (UTC when absent).
     pub cron: Option<String>,
     pub timezone: Option<String>,
@@ -88,6 +90,7 @@ pub(crate) async fn register(
             "version": flow.options.version,
             "tags": spec.tags,
             "job_variables": job_variables,
+            "parameters": spec.parameters,
             "parameter_openapi_schema": flow.schema,
             "enforce_parameter_schema": true,
             "schedules": spec.schedules(),

@@ -5,7 +5,7 @@
 //! my-flows run <flow> [--param name=value]... [--params '{"name": value}']
 //! my-flows execute [--flow-run-id ID]      (default: $WEIR_FLOW_RUN_ID or $PREFECT__FLOW_RUN_ID)
 //! my-flows flows                           (the flows and their parameter schemas, as JSON)
-//! my-flows deploy --pool P [--name N] [--work-queue Q] [--image I] [--job-variable k=v]...
+//! my-flows deploy --pool P [--name N] [--work-queue Q] [--image I] [--job-variable k=v]... [--param k=v]...
 //!                 [--cron EXPR | --interval SECONDS] [--timezone TZ] [--tag T]... [--flow F]...
 //! my-flows serve [--name N] [--cron EXPR | --interval SECONDS] [--timezone TZ] [--flow F]...
 //! ```
@@ -343,6 +343,15 @@ fn parse_deploy(args: &[String]) -> Result<crate::deploy::DeploySpec, Failed> {
                             ))
                         })?;
                 spec.interval = Some(seconds);
+            }
+            "--param" => {
+                let pair = value()?;
+                let Some((name, text)) = pair.split_once('=') else {
+                    return Err(usage(format!("`--param {pair}`: expected name=value")));
+                };
+                let parsed =
+                    serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.to_owned()));
+                spec.parameters.insert(name.to_owned(), parsed);
             }
             "--job-variable" | "-jv" => {
                 let pair = value()?;

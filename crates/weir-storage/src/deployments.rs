@@ -329,12 +329,13 @@ impl Store {
     }
 
     /// Creates a flow run of a deployment: SCHEDULED for now unless a state is given, with the
-    /// deployment's parameters, tags and job variables under the request's.
+    /// deployment's parameters, tags and job variables under the request's. The flag is `false`
+    /// when the idempotency key matched an existing run, which is returned instead.
     pub async fn create_deployment_flow_run(
         &self,
         id: Uuid,
         request: DeploymentFlowRunCreate,
-    ) -> Result<FlowRun> {
+    ) -> Result<(FlowRun, bool)> {
         let deployment = self.read_deployment(id).await?;
         let mut parameters = deployment.parameters.clone();
         parameters.extend(request.parameters);
@@ -390,7 +391,7 @@ impl Store {
             deployment_id: Some(id),
             ..FlowRunCreate::for_flow(deployment.flow_id)
         };
-        Ok(self.create_flow_run(create).await?.0)
+        self.create_flow_run(create).await
     }
 }
 

@@ -197,6 +197,10 @@ impl<I: Infrastructure> Worker<I> {
                 return;
             }
         };
+        // A full answer may have left more behind: look again at once.
+        if due.len() as i64 >= request.limit.unwrap_or(i64::MAX) {
+            self.poll_now.notify_one();
+        }
         for WorkerFlowRun { flow_run, .. } in due {
             if self.is_running(flow_run.id) {
                 continue;
@@ -208,6 +212,8 @@ impl<I: Infrastructure> Worker<I> {
             tokio::spawn(async move {
                 me.handle(flow_run).await;
                 drop(permit);
+                // A slot is free: runs left waiting by the limit can start now.
+                me.poll_now.notify_one();
             });
         }
     }

@@ -206,7 +206,10 @@ pub(crate) async fn create_flow_run(
     } else {
         crate::error::parse_json(&body)?
     };
-    let run = state.store.create_deployment_flow_run(id, request).await?;
+    let (run, created) = state.store.create_deployment_flow_run(id, request).await?;
+    if created {
+        super::flow_runs::publish_initial_state_event(&state, &run).await;
+    }
     Ok((StatusCode::CREATED, Json(run)).into_response())
 }
 

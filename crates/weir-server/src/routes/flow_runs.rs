@@ -51,7 +51,8 @@ pub(crate) async fn create_flow_run(
     Ok(crate::error::created_or_found(created, run))
 }
 
-async fn publish_initial_state_event(state: &AppState, run: &FlowRun) {
+/// Publishes the `prefect.flow-run.<State>` event of a new run's first state (workers wake on it).
+pub(crate) async fn publish_initial_state_event(state: &AppState, run: &FlowRun) {
     let Some(initial) = &run.state else { return };
     let flow_name = state
         .store

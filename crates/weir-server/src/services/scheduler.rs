@@ -87,7 +87,8 @@ async fn schedule_one(
         .await;
         for result in results {
             match result {
-                Ok(_) => created += 1,
+                Ok((_, true)) => created += 1,
+                Ok((_, false)) => {}
                 Err(error) => return Err(format!("deployment {}: {error}", deployment.name)),
             }
         }

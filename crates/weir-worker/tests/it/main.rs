@@ -336,3 +336,55 @@ server_test!(
         let _ = serving.wait();
     }
 );
+
+/// A deployment on a cron schedule: the server's scheduler materialises its runs and the worker
+/// runs the first one to COMPLETED when its minute comes (so this test takes up to a minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_on_a_cron_schedule_runs_when_its_time_comes() {
+    let db = weir_testkit::sqlite_db().await;
+    let server = TestServer::start(weir_testkit::open(&db).await).await;
+    let c = client(&server);
+    let _worker = start_worker(&server, "cron-pool", "w1").await;
+    let url = server.api_url();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(flows_binary())
+            .args([
+                "deploy",
+                "--pool",
+                "cron-pool",
+                "--flow",
+                "ok-flow",
+                "--cron",
+                "* * * * *",
+            ])
+            .args(["--param", "n=7"])
+            .env("WEIR_API_URL", url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let (_, deployment) = c
+        .request(
+            reqwest::Method::GET,
+            "/deployments/name/ok-flow/default",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(deployment["schedules"][0]["schedule"]["cron"], "* * * * *");
+    let id = deployment["id"].as_str().unwrap();
+    let filter = json!({"flow_runs": {"deployment_id": {"any_": [id]},
+        "state": {"type": {"any_": ["COMPLETED"]}}}});
+    for _ in 0..900 {
+        let done = c.filter_flow_runs(&filter).await.unwrap();
+        if let Some(run) = done.first() {
+            assert_eq!(run.parameters["n"], 7);
+            assert!(run.tags.contains(&"auto-scheduled".to_owned()));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no scheduled run completed within 90 s");
+}
