@@ -31,6 +31,8 @@ pub struct ServerConfig {
     /// How often the scheduler looks for deployments short of runs (it also wakes whenever a
     /// deployment is written).
     pub scheduler_interval: std::time::Duration,
+    /// How long past its scheduled time a run waits before it is marked Late (Prefect: 15 s).
+    pub late_runs_after: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +40,7 @@ impl Default for ServerConfig {
         ServerConfig {
             auth_string: None,
             scheduler_interval: std::time::Duration::from_secs(10),
+            late_runs_after: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -88,7 +91,7 @@ impl Server {
     /// in-process embeddings (tests, the SDK's embedded server) that serve the router themselves.
     pub fn spawn_services(self) -> Router {
         tokio::spawn(self.pipeline.run());
-        spawn_scheduler(&self.state);
+        spawn_services(&self.state);
         app(self.state)
     }
 
@@ -99,16 +102,38 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let pipeline = tokio::spawn(self.pipeline.run());
-        let scheduler = spawn_scheduler(&self.state);
+        let services = spawn_services(&self.state);
         let router = app(self.state);
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
-        scheduler.abort();
+        for service in services {
+            service.abort();
+        }
         // Dropping the router dropped the last bus handles; the pipeline finishes its queue.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pipeline).await;
         result
     }
+}
+
+/// Starts the background services on the current runtime.
+fn spawn_services(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let store = state.store.clone();
+    let after = state.config.late_runs_after;
+    let late_runs = tokio::spawn(async move {
+        let never = tokio::sync::Notify::new();
+        let every = std::time::Duration::from_secs(5);
+        services::supervise("late runs", every, &never, move || {
+            let store = store.clone();
+            async move {
+                services::late_runs::mark_late_runs(&store, after)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await;
+    });
+    vec![spawn_scheduler(state), late_runs]
 }
 
 /// Starts the scheduler loop on the current runtime.

@@ -426,6 +426,63 @@ fn checked_schedules(
         .collect()
 }
 
+/// One run the scheduler wants: its time, its schedule's parameters, its idempotency key.
+pub struct ScheduledRun {
+    pub at: Timestamp,
+    pub parameters: JsonObject,
+    pub idempotency_key: String,
+}
+
+impl Store {
+    /// Creates the scheduler's runs of a deployment in bulk: each SCHEDULED at its time, with the
+    /// deployment's parameters under its schedule's (checked once per schedule when the schema is
+    /// enforced), tagged `auto-scheduled`, and skipped when its idempotency key exists already.
+    /// Returns how many were new.
+    pub async fn create_scheduled_runs(
+        &self,
+        deployment: &Deployment,
+        runs: Vec<ScheduledRun>,
+    ) -> Result<usize> {
+        if runs.is_empty() {
+            return Ok(0);
+        }
+        let mut checked: Vec<JsonObject> = Vec::new();
+        let mut tags = deployment.tags.clone();
+        tags.push("auto-scheduled".to_owned());
+        let mut labels = deployment.labels.clone();
+        labels.insert(
+            "prefect.deployment.id".into(),
+            Value::from(deployment.id.to_string()),
+        );
+        let mut creates = Vec::with_capacity(runs.len());
+        for run in runs {
+            let mut parameters = deployment.parameters.clone();
+            parameters.extend(run.parameters);
+            if deployment.enforce_parameter_schema && !checked.contains(&parameters) {
+                check_parameters(deployment.parameter_openapi_schema.as_ref(), &parameters)?;
+                checked.push(parameters.clone());
+            }
+            let mut state = StateCreate::of_type(StateType::Scheduled);
+            state.state_details.scheduled_time = Some(run.at);
+            creates.push(FlowRunCreate {
+                state: Some(state),
+                flow_version: deployment.version.clone(),
+                parameters,
+                tags: tags.clone(),
+                labels: Some(labels.clone()),
+                idempotency_key: Some(run.idempotency_key),
+                work_pool_name: deployment.work_pool_name.clone(),
+                work_queue_name: deployment.work_queue_name.clone(),
+                job_variables: Some(JsonObject::new()),
+                deployment_id: Some(deployment.id),
+                ..FlowRunCreate::for_flow(deployment.flow_id)
+            });
+        }
+        let placement = self.placement(&creates[0]).await?;
+        self.create_flow_runs(creates, &placement).await
+    }
+}
+
 fn new_schedule(
     deployment_id: Uuid,
     create: DeploymentScheduleCreate,

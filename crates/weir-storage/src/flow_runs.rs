@@ -40,96 +40,10 @@ impl Store {
                 return Ok((run, false));
             }
         }
-        // A run sent to a work pool goes to the named queue, or the pool's default one.
-        let (work_pool_id, work_queue_id, work_queue_name) = match &create.work_pool_name {
-            Some(pool) => {
-                let (pool, queue) = self
-                    .resolve_work_queue(pool, create.work_queue_name.as_deref())
-                    .await?;
-                (Some(pool.id), Some(queue.id), Some(queue.name))
-            }
-            None => (None, None, create.work_queue_name.clone()),
-        };
-        let now = Timestamp::now();
-        let id = Uuid::new_v4();
-        let mut run = FlowRun {
-            id,
-            created: now,
-            updated: now,
-            name: create
-                .name
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(weir_core::names::random_run_name),
-            flow_id,
-            state_id: None,
-            deployment_id: create.deployment_id,
-            deployment_version: None,
-            work_queue_id,
-            work_queue_name,
-            flow_version: create.flow_version,
-            parameters: create.parameters,
-            idempotency_key: create.idempotency_key,
-            context: create.context,
-            empirical_policy: create.empirical_policy,
-            tags: create.tags,
-            labels: flow_run_labels(flow_id, create.labels),
-            parent_task_run_id: create.parent_task_run_id,
-            state_type: None,
-            state_name: None,
-            run_count: 0,
-            expected_start_time: None,
-            next_scheduled_start_time: None,
-            start_time: None,
-            end_time: None,
-            total_run_time: 0.0,
-            estimated_run_time: 0.0,
-            estimated_start_time_delta: 0.0,
-            auto_scheduled: false,
-            infrastructure_document_id: create.infrastructure_document_id,
-            infrastructure_pid: None,
-            created_by: None,
-            work_pool_id,
-            work_pool_name: create.work_pool_name,
-            state: None,
-            job_variables: create.job_variables.unwrap_or_default(),
-        };
-        let mut proposal = create
-            .state
-            .unwrap_or_else(|| StateCreate::of_type(StateType::Pending));
-        proposal.state_details.flow_run_id = Some(id);
-        proposal.state_details.task_run_id = run.parent_task_run_id;
-        let state = apply_state(&mut run, State::from_proposal(proposal, now));
-        run.refresh_estimates(now);
-        let insert = Statement {
-            sql: INSERT_FLOW_RUN.into(),
-            args: vec![
-                Some(run.id.to_string()),
-                Some(run.flow_id.to_string()),
-                Some(run.name.clone()),
-                opt_text(run.state_id),
-                run.state_type.map(|t| t.as_str().to_owned()),
-                run.state_name.clone(),
-                Some(tags_column(&run.tags)),
-                opt_text(run.deployment_id),
-                run.work_queue_name.clone(),
-                opt_text(run.work_queue_id),
-                opt_text(run.work_pool_id),
-                run.flow_version.clone(),
-                opt_text(run.parent_task_run_id),
-                run.idempotency_key.clone(),
-                opt_text(run.start_time),
-                opt_text(run.end_time),
-                opt_text(run.expected_start_time),
-                opt_text(run.next_scheduled_start_time),
-                Some(run.created.to_canonical()),
-                Some(run.updated.to_canonical()),
-                Some(serde_json::to_string(&run)?),
-            ],
-        };
-        let inserted = self
-            .writer
-            .write(vec![insert, state_row(FLOW_RUN_STATE, id, &state)?])
-            .await?;
+        let placement = self.placement(&create).await?;
+        let (run, state, statements) = build_flow_run(create, &placement, Timestamp::now())?;
+        let flow_id = run.flow_id;
+        let inserted = self.writer.write(statements).await?;
         if !inserted {
             // A concurrent create with the same idempotency key won the race.
             let key = run.idempotency_key.clone().unwrap_or_default();
@@ -383,6 +297,15 @@ impl Store {
         ))
     }
 
+    /// SCHEDULED runs (not yet marked Late) whose scheduled time is before `cutoff`, oldest first.
+    pub async fn late_flow_runs(&self, cutoff: Timestamp, limit: i64) -> Result<Vec<FlowRun>> {
+        let rows: Vec<(String,)> = on_pool!(read &self.db, pool => sqlx::query_as(
+            "SELECT doc FROM flow_run WHERE state_type = 'SCHEDULED' AND state_name <> 'Late' \
+             AND next_scheduled_start_time < $1 ORDER BY next_scheduled_start_time LIMIT $2")
+            .bind(cutoff.to_canonical()).bind(limit).fetch_all(pool).await)?;
+        rows.iter().map(|(doc,)| decode_run(doc)).collect()
+    }
+
     /// A flow run's state history, oldest first.
     pub async fn flow_run_states(&self, flow_run_id: Uuid) -> Result<Vec<State>> {
         self.run_states("flow_run_state", "flow_run_id", flow_run_id)
@@ -411,6 +334,149 @@ impl Store {
             .map(|(doc,)| Ok(serde_json::from_str(doc)?))
             .collect()
     }
+}
+
+/// Where a new run goes: its pool and queue (resolved from their names).
+pub(crate) struct Placement {
+    work_pool_id: Option<Uuid>,
+    work_queue_id: Option<Uuid>,
+    work_queue_name: Option<String>,
+}
+
+impl Store {
+    /// The pool and queue of a new run: the named queue of the named pool, or the pool's default.
+    pub(crate) async fn placement(&self, create: &FlowRunCreate) -> Result<Placement> {
+        Ok(match &create.work_pool_name {
+            Some(pool) => {
+                let (pool, queue) = self
+                    .resolve_work_queue(pool, create.work_queue_name.as_deref())
+                    .await?;
+                Placement {
+                    work_pool_id: Some(pool.id),
+                    work_queue_id: Some(queue.id),
+                    work_queue_name: Some(queue.name),
+                }
+            }
+            None => Placement {
+                work_pool_id: None,
+                work_queue_id: None,
+                work_queue_name: create.work_queue_name.clone(),
+            },
+        })
+    }
+
+    /// Creates many runs of one placement at once (the scheduler's path): each insert is guarded
+    /// by its idempotency key, and the group-commit writer puts them in a few transactions.
+    /// Returns how many were new.
+    pub(crate) async fn create_flow_runs(
+        &self,
+        creates: Vec<FlowRunCreate>,
+        placement: &Placement,
+    ) -> Result<usize> {
+        let now = Timestamp::now();
+        let writes = creates
+            .into_iter()
+            .map(|create| {
+                build_flow_run(create, placement, now).map(|(_, _, statements)| statements)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let results =
+            futures::future::join_all(writes.into_iter().map(|w| self.writer.write(w))).await;
+        let mut created = 0;
+        for result in results {
+            if result? {
+                created += 1;
+            }
+        }
+        Ok(created)
+    }
+}
+
+/// A new run in its initial state, and the statements that insert it and its first state.
+fn build_flow_run(
+    create: FlowRunCreate,
+    placement: &Placement,
+    now: Timestamp,
+) -> Result<(FlowRun, State, Vec<Statement>)> {
+    let flow_id = create.flow_id;
+    let id = Uuid::new_v4();
+    let mut run = FlowRun {
+        id,
+        created: now,
+        updated: now,
+        name: create
+            .name
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(weir_core::names::random_run_name),
+        flow_id,
+        state_id: None,
+        deployment_id: create.deployment_id,
+        deployment_version: None,
+        work_queue_id: placement.work_queue_id,
+        work_queue_name: placement.work_queue_name.clone(),
+        flow_version: create.flow_version,
+        parameters: create.parameters,
+        idempotency_key: create.idempotency_key,
+        context: create.context,
+        empirical_policy: create.empirical_policy,
+        tags: create.tags,
+        labels: flow_run_labels(flow_id, create.labels),
+        parent_task_run_id: create.parent_task_run_id,
+        state_type: None,
+        state_name: None,
+        run_count: 0,
+        expected_start_time: None,
+        next_scheduled_start_time: None,
+        start_time: None,
+        end_time: None,
+        total_run_time: 0.0,
+        estimated_run_time: 0.0,
+        estimated_start_time_delta: 0.0,
+        auto_scheduled: false,
+        infrastructure_document_id: create.infrastructure_document_id,
+        infrastructure_pid: None,
+        created_by: None,
+        work_pool_id: placement.work_pool_id,
+        work_pool_name: create.work_pool_name,
+        state: None,
+        job_variables: create.job_variables.unwrap_or_default(),
+    };
+    let mut proposal = create
+        .state
+        .unwrap_or_else(|| StateCreate::of_type(StateType::Pending));
+    proposal.state_details.flow_run_id = Some(id);
+    proposal.state_details.task_run_id = run.parent_task_run_id;
+    let state = apply_state(&mut run, State::from_proposal(proposal, now));
+    run.refresh_estimates(now);
+    let insert = Statement {
+        sql: INSERT_FLOW_RUN.into(),
+        args: vec![
+            Some(run.id.to_string()),
+            Some(run.flow_id.to_string()),
+            Some(run.name.clone()),
+            opt_text(run.state_id),
+            run.state_type.map(|t| t.as_str().to_owned()),
+            run.state_name.clone(),
+            Some(tags_column(&run.tags)),
+            opt_text(run.deployment_id),
+            run.work_queue_name.clone(),
+            opt_text(run.work_queue_id),
+            opt_text(run.work_pool_id),
+            run.flow_version.clone(),
+            opt_text(run.parent_task_run_id),
+            run.idempotency_key.clone(),
+            opt_text(run.start_time),
+            opt_text(run.end_time),
+            opt_text(run.expected_start_time),
+            opt_text(run.next_scheduled_start_time),
+            Some(run.created.to_canonical()),
+            Some(run.updated.to_canonical()),
+            Some(serde_json::to_string(&run)?),
+        ],
+    };
+
+    let statements = vec![insert, state_row(FLOW_RUN_STATE, id, &state)?];
+    Ok((run, state, statements))
 }
 
 /// The statement inserting one row of a state-history table.

@@ -20,6 +20,7 @@ mod work_pools;
 mod writer;
 
 pub use db::Backend;
+pub use deployments::ScheduledRun;
 pub use events::EVENT_RETENTION_HINT;
 pub use flow_runs::SetStateOutcome;
 

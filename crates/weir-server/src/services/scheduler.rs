@@ -4,14 +4,10 @@
 //! `scheduled <deployment> <schedule> <time>`, makes each time materialise once, however often the
 //! loop runs and however many servers run it. It wakes at once when a deployment is written.
 
-use futures::future::join_all;
-use weir_core::deployments::{Deployment, DeploymentFlowRunCreate};
+use weir_core::deployments::Deployment;
 use weir_core::schedules::{dates_to_schedule, needs_runs, Schedule, SchedulerSettings};
-use weir_core::{StateCreate, StateType, Timestamp};
-use weir_storage::Store;
-
-/// Runs created concurrently at most (the group-commit writer batches them).
-const CONCURRENT_CREATES: usize = 256;
+use weir_core::Timestamp;
+use weir_storage::{ScheduledRun, Store};
 
 /// One pass over every deployment; returns how many runs it created.
 pub(crate) async fn schedule_all(
@@ -59,40 +55,21 @@ async fn schedule_one(
                 continue;
             }
         };
-        for date in dates {
-            let mut state = StateCreate::of_type(StateType::Scheduled);
-            state.state_details.scheduled_time = Some(date);
-            wanted.push(DeploymentFlowRunCreate {
-                state: Some(state),
-                parameters: schedule.parameters.clone(),
-                idempotency_key: Some(format!(
-                    "scheduled {} {} {}",
-                    deployment.id,
-                    schedule.id,
-                    date.to_canonical()
-                )),
-                tags: vec!["auto-scheduled".to_owned()],
-                ..DeploymentFlowRunCreate::default()
-            });
-        }
+        wanted.extend(dates.into_iter().map(|at| ScheduledRun {
+            at,
+            parameters: schedule.parameters.clone(),
+            idempotency_key: format!(
+                "scheduled {} {} {}",
+                deployment.id,
+                schedule.id,
+                at.to_canonical()
+            ),
+        }));
     }
-    let mut created = 0;
-    for chunk in wanted.chunks(CONCURRENT_CREATES) {
-        let results = join_all(
-            chunk
-                .iter()
-                .cloned()
-                .map(|request| store.create_deployment_flow_run(deployment.id, request)),
-        )
-        .await;
-        for result in results {
-            match result {
-                Ok((_, true)) => created += 1,
-                Ok((_, false)) => {}
-                Err(error) => return Err(format!("deployment {}: {error}", deployment.name)),
-            }
-        }
-    }
+    let created = store
+        .create_scheduled_runs(deployment, wanted)
+        .await
+        .map_err(|e| format!("deployment {}: {e}", deployment.name))?;
     if created > 0 {
         tracing::info!(deployment = %deployment.name, runs = created, "scheduled runs");
     }

@@ -7,8 +7,8 @@ use weir_testkit::backend_test;
 
 async fn secured(db: &weir_testkit::TestDb) -> TestServer {
     let config = weir_server::ServerConfig {
-        scheduler_interval: std::time::Duration::from_secs(10),
         auth_string: Some("admin:s3cret".into()),
+        ..weir_server::ServerConfig::default()
     };
     TestServer::start_with(weir_testkit::open(db).await, config).await
 }

@@ -262,3 +262,55 @@ server_test!(
         assert!(body.to_string().contains("work_pool_name"), "{body}");
     }
 );
+
+server_test!(
+    a_run_nobody_picks_up_is_marked_late_and_can_still_be_claimed,
+    |server| {
+        let c = client(&server);
+        call(
+            &c,
+            Method::POST,
+            "/work_pools/",
+            json!({"name": "p", "type": "process"}),
+        )
+        .await;
+        let run = scheduled_run(&c, "p", None, -60.0).await;
+        let id = run["id"].as_str().unwrap().to_owned();
+        let mut name = Value::Null;
+        for _ in 0..200 {
+            let (_, current) =
+                call(&c, Method::GET, &format!("/flow_runs/{id}"), json!(null)).await;
+            name = current["state_name"].clone();
+            if name == "Late" {
+                assert_eq!(current["state_type"], "SCHEDULED");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            name, "Late",
+            "the late-runs service marks it within a loop or two"
+        );
+        let poll = json!({"scheduled_before": Timestamp::now()});
+        let (_, due) = call(
+            &c,
+            Method::POST,
+            "/work_pools/p/get_scheduled_flow_runs",
+            poll,
+        )
+        .await;
+        assert_eq!(
+            due[0]["flow_run"]["id"], run["id"],
+            "a Late run is still handed to workers"
+        );
+        let pending = json!({"state": {"type": "PENDING"}});
+        let (status, answer) = call(
+            &c,
+            Method::POST,
+            &format!("/flow_runs/{id}/set_state"),
+            pending,
+        )
+        .await;
+        assert_eq!((status, answer["status"].clone()), (201, json!("ACCEPT")));
+    }
+);
