@@ -580,10 +580,8 @@ pub struct RunFilterBody {
     pub flows: Option<FlowFilter>,
     pub flow_runs: Option<FlowRunFilter>,
     pub task_runs: Option<TaskRunFilter>,
-    #[schema(value_type = Option<Object>)]
-    pub deployments: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
-    pub work_pools: Option<serde_json::Value>,
+    pub deployments: Option<DeploymentRefFilter>,
+    pub work_pools: Option<WorkPoolRefFilter>,
     #[schema(value_type = Option<Object>)]
     pub work_pool_queues: Option<serde_json::Value>,
     /// Sent by Prefect's CLI (`flow-run ls`); accepted, not applied yet.
@@ -613,6 +611,40 @@ pub enum Target {
     TaskRun,
 }
 
+/// The `deployments` section of a run filter: runs (and flows) of matching deployments. Only `id`
+/// and `name` are applied; Prefect's other deployment fields are accepted and ignored.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct DeploymentRefFilter {
+    pub id: Option<IdFilter>,
+    pub name: Option<TextFilter>,
+}
+
+impl DeploymentRefFilter {
+    fn predicate(&self) -> Predicate {
+        let mut parts = Vec::new();
+        parts.extend(self.id.as_ref().map(|f| f.predicate("id")));
+        parts.extend(self.name.as_ref().map(|f| f.predicate("name")));
+        Predicate::all(parts)
+    }
+}
+
+/// The `work_pools` section of a run filter: runs sent to matching pools. Only `id` and `name` are
+/// applied; other fields are accepted and ignored.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct WorkPoolRefFilter {
+    pub id: Option<IdFilter>,
+    pub name: Option<TextFilter>,
+}
+
+impl WorkPoolRefFilter {
+    fn predicate(&self) -> Predicate {
+        let mut parts = Vec::new();
+        parts.extend(self.id.as_ref().map(|f| f.predicate("id")));
+        parts.extend(self.name.as_ref().map(|f| f.predicate("name")));
+        Predicate::all(parts)
+    }
+}
+
 impl RunFilterBody {
     /// The combined predicate over `target`'s table, with the other resources' filters joined in
     /// through sub-queries (flow runs of matching flows, flows with matching runs, and so on).
@@ -626,11 +658,38 @@ impl RunFilterBody {
             key,
             predicate: Box::new(predicate),
         };
+        // Runs of matching deployments and pools, as predicates over `flow_run`.
+        let mut run_parts = Vec::new();
+        if let Some(deployments) = &self.deployments {
+            run_parts.push(sub(
+                "deployment_id",
+                "deployment",
+                "id",
+                deployments.predicate(),
+            ));
+        }
+        if let Some(pools) = &self.work_pools {
+            run_parts.push(sub("work_pool_id", "work_pool", "id", pools.predicate()));
+        }
+        // Flows are matched to deployments directly (flows that have them), runs through their ids.
+        let flows_of_deployments = self
+            .deployments
+            .as_ref()
+            .map(|d| sub("id", "deployment", "flow_id", d.predicate()));
+        let plain_flow_runs = flow_runs.clone();
+        let flow_runs = match (flow_runs, run_parts.is_empty()) {
+            (runs, true) => runs,
+            (runs, false) => {
+                run_parts.extend(runs);
+                Some(Predicate::all(run_parts))
+            }
+        };
         let mut parts = Vec::new();
         match target {
             Target::Flow => {
                 parts.extend(flows);
-                if let Some(p) = flow_runs {
+                parts.extend(flows_of_deployments);
+                if let Some(p) = plain_flow_runs {
                     parts.push(sub("id", "flow_run", "flow_id", p));
                 }
                 if let Some(p) = task_runs {
