@@ -116,16 +116,6 @@ def render(results: dict, info: dict, command: str, args) -> str:
     ])
 
 
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        pre, rest = text.split(BEGIN, 1)
-        _, post = rest.split(END, 1)
-        text = pre + section.rstrip("\n") + post
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
 
 def main() -> int:
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
@@ -144,7 +134,7 @@ def main() -> int:
         results[name] = run_side(name, args)
     command = os.environ.get("WEIR_BENCH_COMMAND", "bench/run_sdk_side_by_side.sh")
     section = render(results, info, command, args)
-    write_section(Path(args.out), section)
+    common.write_section(Path(args.out), section, BEGIN, END)
     print(section)
     return 0
 

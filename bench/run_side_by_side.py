@@ -698,11 +698,12 @@ def render_section(results: dict, info: dict, command: str, args) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replaces the part of `path` between the `begin` and `end` markers (or appends it)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        pre, rest = text.split(BEGIN, 1)
-        _, post = rest.split(END, 1)
+    if begin in text and end in text:
+        pre, rest = text.split(begin, 1)
+        _, post = rest.split(end, 1)
         text = pre + section.rstrip("\n") + post
     else:
         text = text.rstrip("\n") + "\n\n" + section

@@ -309,16 +309,6 @@ def render(weir, prefect, info, command, args):
     ])
 
 
-def write_section(path, section):
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        pre, rest = text.split(BEGIN, 1)
-        _, post = rest.split(END, 1)
-        text = pre + section.rstrip("\n") + post
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
 
 def main():
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
@@ -348,7 +338,7 @@ def main():
         Path(tempfile.gettempdir(), "weir-worker-bench-prefect.json").write_text(json.dumps(prefect))
     command = os.environ.get("WEIR_BENCH_COMMAND", "bench/run_worker_side_by_side.sh")
     section = render(weir, prefect, info, command, args)
-    write_section(Path(args.out), section)
+    common.write_section(Path(args.out), section, BEGIN, END)
     print(section)
     return 0
 

@@ -90,6 +90,14 @@ fn retry_delay(attempt: u32, retry_after: Option<f64>) -> std::time::Duration {
 }
 
 impl Auth {
+    /// The token of a websocket's auth frame: the raw auth string or API key, as Prefect sends it.
+    pub fn websocket_token(&self) -> Option<String> {
+        match self {
+            Auth::None => None,
+            Auth::Basic(secret) | Auth::Bearer(secret) => Some(secret.clone()),
+        }
+    }
+
     /// The credentials named by the environment: `WEIR_API_KEY` (or `PREFECT_API_KEY`) as a
     /// Bearer key, else `WEIR_API_AUTH_STRING` (or `PREFECT_API_AUTH_STRING`) as HTTP Basic.
     pub fn from_env() -> Auth {
@@ -114,6 +122,19 @@ fn segment(text: &str) -> String {
         }
     }
     encoded
+}
+
+/// The websocket URL of `path` under an API URL: `http(s)://host/api` → `ws(s)://host/api<path>`.
+pub fn websocket_url(api_url: &str, path: &str) -> String {
+    let base = api_url.trim_end_matches('/');
+    let ws = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base.to_owned()
+    };
+    format!("{ws}{path}")
 }
 
 /// A client of one server. Cheap to clone (the connection pool is shared).
@@ -560,6 +581,22 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn websocket_urls_follow_the_api_url() {
+        assert_eq!(
+            websocket_url("http://127.0.0.1:4200/api/", "/events/in"),
+            "ws://127.0.0.1:4200/api/events/in"
+        );
+        assert_eq!(
+            websocket_url("https://x.example/api", "/events/in"),
+            "wss://x.example/api/events/in"
+        );
+        assert_eq!(
+            websocket_url("http://127.0.0.1:4200/api/", "/events/out"),
+            "ws://127.0.0.1:4200/api/events/out"
+        );
+    }
 
     #[test]
     fn names_stay_one_path_segment() {

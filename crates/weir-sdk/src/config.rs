@@ -69,14 +69,6 @@ impl ApiConfig {
             Err(crate::Error::NoApiUrl)
         }
     }
-
-    /// The token of the websocket auth frame: the raw auth string, as Prefect sends it.
-    pub(crate) fn websocket_token(&self) -> Option<String> {
-        match &self.auth {
-            Auth::None => None,
-            Auth::Basic(secret) | Auth::Bearer(secret) => Some(secret.clone()),
-        }
-    }
 }
 
 tokio::task_local! {
@@ -118,6 +110,6 @@ mod tests {
         let config = ApiConfig::from_env().unwrap();
         assert_eq!(config.url, "http://weir:4200/api");
         assert!(matches!(&config.auth, Auth::Bearer(k) if k == "pnu_key"));
-        assert_eq!(config.websocket_token().as_deref(), Some("pnu_key"));
+        assert_eq!(config.auth.websocket_token().as_deref(), Some("pnu_key"));
     }
 }

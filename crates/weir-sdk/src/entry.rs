@@ -345,29 +345,28 @@ fn parse_deploy(args: &[String]) -> Result<crate::deploy::DeploySpec, Failed> {
                 spec.interval = Some(seconds);
             }
             "--param" => {
-                let pair = value()?;
-                let Some((name, text)) = pair.split_once('=') else {
-                    return Err(usage(format!("`--param {pair}`: expected name=value")));
-                };
-                let parsed =
-                    serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.to_owned()));
-                spec.parameters.insert(name.to_owned(), parsed);
+                let (name, parsed) = name_value("--param", &value()?, "n=3")?;
+                spec.parameters.insert(name, parsed);
             }
             "--job-variable" | "-jv" => {
-                let pair = value()?;
-                let Some((name, text)) = pair.split_once('=') else {
-                    return Err(usage(format!(
-                        "`--job-variable {pair}`: expected name=value, e.g. --job-variable image=etl:1"
-                    )));
-                };
-                let parsed =
-                    serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.to_owned()));
-                spec.job_variables.insert(name.to_owned(), parsed);
+                let (name, parsed) = name_value("--job-variable", &value()?, "image=etl:1")?;
+                spec.job_variables.insert(name, parsed);
             }
             other => return Err(usage(format!("unknown option `{other}`"))),
         }
     }
     Ok(spec)
+}
+
+/// `name=value` of a `flag`: the value as JSON when it parses, else as text.
+fn name_value(flag: &str, pair: &str, example: &str) -> Result<(String, Value), Failed> {
+    let Some((name, text)) = pair.split_once('=') else {
+        return Err(usage(format!(
+            "`{flag} {pair}`: expected name=value, e.g. {flag} {example}"
+        )));
+    };
+    let parsed = serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.to_owned()));
+    Ok((name.to_owned(), parsed))
 }
 
 fn usage(message: String) -> Failed {
@@ -397,15 +396,8 @@ fn parse_parameters(args: &[String]) -> Result<Map<String, Value>, Failed> {
         };
         match flag {
             "--param" | "-p" => {
-                let pair = value()?;
-                let Some((name, text)) = pair.split_once('=') else {
-                    return Err(usage(format!(
-                        "`--param {pair}`: expected name=value, e.g. --param n=3"
-                    )));
-                };
-                let parsed =
-                    serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.to_owned()));
-                parameters.insert(name.to_owned(), parsed);
+                let (name, parsed) = name_value("--param", &value()?, "n=3")?;
+                parameters.insert(name, parsed);
             }
             "--params" => {
                 let text = value()?;

@@ -45,8 +45,8 @@ impl EventSender {
             tokio::spawn(run_in_process(embedded.events, rx));
             return EventSender { tx };
         }
-        let url = events_url(&config.url);
-        let token = config.websocket_token();
+        let url = weir_client::websocket_url(&config.url, "/events/in");
+        let token = config.auth.websocket_token();
         tokio::spawn(run(url, token, rx));
         EventSender { tx }
     }
@@ -74,19 +74,6 @@ impl EventSender {
             tracing::warn!(?limit, "events were not all delivered in time");
         }
     }
-}
-
-/// `http(s)://host/api` → `ws(s)://host/api/events/in`.
-fn events_url(api_url: &str) -> String {
-    let base = api_url.trim_end_matches('/');
-    let ws = if let Some(rest) = base.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = base.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else {
-        base.to_owned()
-    };
-    format!("{ws}/events/in")
 }
 
 /// Publishes straight onto the event bus of the server embedded in this process; a flush waits
@@ -230,21 +217,4 @@ fn http_value(
     tokio_tungstenite::tungstenite::http::header::InvalidHeaderValue,
 > {
     tokio_tungstenite::tungstenite::http::HeaderValue::from_str(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::events_url;
-
-    #[test]
-    fn events_url_follows_the_api_url() {
-        assert_eq!(
-            events_url("http://127.0.0.1:4200/api/"),
-            "ws://127.0.0.1:4200/api/events/in"
-        );
-        assert_eq!(
-            events_url("https://x.example/api"),
-            "wss://x.example/api/events/in"
-        );
-    }
 }

@@ -15,13 +15,8 @@ const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 /// Follows flow-run events forever, calling `wake` for each one that may concern a worker.
 pub(crate) async fn follow(config: &WorkerConfig, wake: impl Fn()) {
-    let url = events_url(&config.api_url);
-    let token = match &config.auth {
-        weir_client::Auth::None => None,
-        weir_client::Auth::Basic(secret) | weir_client::Auth::Bearer(secret) => {
-            Some(secret.clone())
-        }
-    };
+    let url = weir_client::websocket_url(&config.api_url, "/events/out");
+    let token = config.auth.websocket_token();
     loop {
         match subscribe(&url, token.as_deref(), &wake).await {
             Ok(()) => tracing::debug!("event subscription closed; reconnecting"),
@@ -31,18 +26,6 @@ pub(crate) async fn follow(config: &WorkerConfig, wake: impl Fn()) {
         wake();
         tokio::time::sleep(RECONNECT_DELAY).await;
     }
-}
-
-fn events_url(api_url: &str) -> String {
-    let base = api_url.trim_end_matches('/');
-    let ws = if let Some(rest) = base.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = base.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else {
-        base.to_owned()
-    };
-    format!("{ws}/events/out")
 }
 
 async fn subscribe(url: &str, token: Option<&str>, wake: &impl Fn()) -> Result<(), String> {
@@ -84,15 +67,4 @@ async fn subscribe(url: &str, token: Option<&str>, wake: &impl Fn()) -> Result<(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_subscription_url_follows_the_api_url() {
-        assert_eq!(
-            super::events_url("http://127.0.0.1:4200/api/"),
-            "ws://127.0.0.1:4200/api/events/out"
-        );
-    }
 }

@@ -2,6 +2,7 @@
 //! schedules, pause/resume, `create_flow_run`; plus the two small endpoints Prefect's `deploy`
 //! calls around them (`/automations/owned-by/...`, `/collections/views/aggregate-worker-metadata`).
 
+use super::{any_of, page};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::AppState;
 use axum::extract::State;
@@ -90,17 +91,6 @@ pub(crate) async fn read_deployment_by_name(
     ))
 }
 
-/// The `any_` list at `body[section][field]`, if given.
-fn any_of(body: &Value, section: &str, field: &str) -> Option<Vec<String>> {
-    let values = body.get(section)?.get(field)?.get("any_")?.as_array()?;
-    Some(
-        values
-            .iter()
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-            .collect(),
-    )
-}
-
 async fn matching(state: &AppState, body: &Value) -> ApiResult<Vec<Deployment>> {
     let names = any_of(body, "deployments", "name");
     let ids = any_of(body, "deployments", "id");
@@ -146,13 +136,7 @@ pub(crate) async fn filter_deployments(
     body: Option<Json<Value>>,
 ) -> ApiResult<Json<Vec<Deployment>>> {
     let body = body.map_or(Value::Null, |Json(b)| b);
-    let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let limit = body
-        .get("limit")
-        .and_then(Value::as_u64)
-        .map_or(usize::MAX, |l| l as usize);
-    let found = matching(&state, &body).await?;
-    Ok(Json(found.into_iter().skip(offset).take(limit).collect()))
+    Ok(Json(page(matching(&state, &body).await?, &body)))
 }
 
 /// How many deployments match a filter.

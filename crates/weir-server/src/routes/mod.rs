@@ -14,6 +14,33 @@ pub(crate) mod work_pools;
 use crate::AppState;
 use axum::Router;
 
+/// Filter bodies of the small resources (pools, queues, workers, deployments) are applied in
+/// memory; these read their common parts.
+///
+/// The `any_` list at `body[section][field]`, if given (UUIDs and other non-strings as JSON text).
+pub(crate) fn any_of(body: &serde_json::Value, section: &str, field: &str) -> Option<Vec<String>> {
+    let values = body.get(section)?.get(field)?.get("any_")?.as_array()?;
+    Some(
+        values
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect(),
+    )
+}
+
+/// `offset` and `limit` of a filter body applied to a list.
+pub(crate) fn page<T>(items: Vec<T>, body: &serde_json::Value) -> Vec<T> {
+    let offset = body
+        .get("offset")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as usize;
+    let limit = body
+        .get("limit")
+        .and_then(serde_json::Value::as_u64)
+        .map_or(usize::MAX, |l| l as usize);
+    items.into_iter().skip(offset).take(limit).collect()
+}
+
 /// Every `/api` route.
 pub fn api() -> Router<AppState> {
     Router::new()

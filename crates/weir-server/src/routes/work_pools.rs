@@ -6,6 +6,7 @@
 //! websocket `/work_pools/{name}/workers/connect` is not served: Prefect's worker then falls back
 //! to the REST heartbeat and poll below.
 
+use super::{any_of, page};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::AppState;
 use axum::extract::State;
@@ -144,31 +145,6 @@ pub(crate) async fn delete_work_pool(
 ) -> ApiResult<StatusCode> {
     state.store.delete_work_pool(&name).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The `any_` list of `filter[section][field]`, if given.
-fn any_of(filter: &Value, section: &str, field: &str) -> Option<Vec<String>> {
-    filter
-        .get(section)?
-        .get(field)?
-        .get("any_")?
-        .as_array()
-        .map(|values| {
-            values
-                .iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                .collect()
-        })
-}
-
-/// `limit`/`offset` of a filter body applied to a list.
-fn page<T>(items: Vec<T>, body: &Value) -> Vec<T> {
-    let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let limit = body
-        .get("limit")
-        .and_then(Value::as_u64)
-        .map_or(usize::MAX, |l| l as usize);
-    items.into_iter().skip(offset).take(limit).collect()
 }
 
 async fn matching_pools(state: &AppState, body: &Value) -> ApiResult<Vec<WorkPool>> {

@@ -7,17 +7,6 @@ use serde_json::{json, Value};
 use weir_core::Timestamp;
 use weir_testkit::server_test;
 
-async fn call(c: &Client, method: Method, path: &str, body: Value) -> (u16, Value) {
-    match c.request(method, path, Some(&body)).await {
-        Ok((status, value)) => (status.as_u16(), value),
-        Err(weir_client::Error::Status { status, body, .. }) => (
-            status.as_u16(),
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        ),
-        Err(other) => panic!("{other}"),
-    }
-}
-
 /// A process pool, a flow and its deployment `nightly` on the pool; returns the deployment.
 async fn deployed(c: &Client) -> Value {
     call(

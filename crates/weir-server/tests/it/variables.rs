@@ -6,18 +6,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use weir_testkit::server_test;
 
-async fn call(c: &Client, method: Method, path: &str, body: Value) -> (u16, Value) {
-    let body = (!body.is_null()).then_some(body);
-    match c.request(method, path, body.as_ref()).await {
-        Ok((status, value)) => (status.as_u16(), value),
-        Err(weir_client::Error::Status { status, body, .. }) => (
-            status.as_u16(),
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        ),
-        Err(other) => panic!("{other}"),
-    }
-}
-
 async fn create(c: &Client, name: &str, value: Value, tags: &[&str]) -> Value {
     let (status, variable) = call(
         c,

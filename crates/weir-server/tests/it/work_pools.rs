@@ -7,17 +7,6 @@ use weir_core::schemas::FlowRunCreate;
 use weir_core::{StateCreate, StateType, Timestamp};
 use weir_testkit::server_test;
 
-async fn call(c: &Client, method: Method, path: &str, body: Value) -> (u16, Value) {
-    match c.request(method, path, Some(&body)).await {
-        Ok((status, value)) => (status.as_u16(), value),
-        Err(weir_client::Error::Status { status, body, .. }) => (
-            status.as_u16(),
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        ),
-        Err(other) => panic!("{other}"),
-    }
-}
-
 /// A SCHEDULED run of a new flow sent to `pool` (and `queue`), due `in_seconds` from now.
 async fn scheduled_run(c: &Client, pool: &str, queue: Option<&str>, in_seconds: f64) -> Value {
     let flow = c.create_flow("work").await.unwrap();
