@@ -1,0 +1,1 @@
+//! Integration tests of the Kubernetes worker against the Kubernetes API simulator.
