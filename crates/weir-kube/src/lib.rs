@@ -10,3 +10,6 @@
 //!   watcher, diagnosing pods that cannot start, enforcing start and run timeouts, and deleting Jobs
 //!   on cancellation;
 //! - checking at start that the worker's RBAC allows every call it makes.
+
+pub mod cluster;
+pub mod preflight;

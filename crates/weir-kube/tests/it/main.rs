@@ -1,1 +1,4 @@
 //! Integration tests of the Kubernetes worker against the Kubernetes API simulator.
+
+mod cluster;
+mod preflight;
