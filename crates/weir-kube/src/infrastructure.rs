@@ -365,7 +365,7 @@ impl Shared {
 
     async fn preflight(&self, client: &kube::Client, namespaces: &[String]) {
         match crate::preflight::check(client, namespaces).await {
-            Ok(report) if report.is_complete() => {
+            Ok(report) if report.is_ok() => {
                 tracing::info!(?namespaces, "RBAC preflight passed");
             }
             Ok(report) => {

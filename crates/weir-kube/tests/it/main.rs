@@ -1,6 +1,10 @@
 //! The Kubernetes worker end to end: a Weir server, `KubernetesInfrastructure` in a worker, and
 //! the Kubernetes API simulator, whose fake kubelet runs the real Weir flow binary
-//! (`examples/kube_test_flows`, the worker crate's test flows) as the pod's process.
+//! (`examples/kube_test_flows`, the worker crate's test flows) as the pod's process; and cluster
+//! access and the RBAC preflight on their own.
+
+mod cluster;
+mod preflight;
 
 use k8s_openapi::api::batch::v1::Job as KubeJob;
 use k8s_openapi::api::core::v1::Pod;
