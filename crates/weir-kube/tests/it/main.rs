@@ -267,6 +267,120 @@ async fn a_flow_run_becomes_a_job_and_completes_with_its_task_runs_and_logs() {
         .collect();
     assert!(states.contains(&"Pending".to_owned()), "{states:?}");
     assert!(states.contains(&"Running".to_owned()), "{states:?}");
+    // The pod's phases were reported as events related to the run.
+    let mut names = Vec::new();
+    for _ in 0..50 {
+        let filter =
+            json!({"filter": {"event": {"prefix": ["prefect.kubernetes.pod."]}}, "limit": 50});
+        let (_, page) = rig
+            .api
+            .request(Method::POST, "/events/filter", Some(&filter))
+            .await
+            .unwrap();
+        names = page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["related"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r["prefect.resource.id"] == format!("prefect.flow-run.{}", run.id))
+            })
+            .map(|e| e["event"].as_str().unwrap().to_owned())
+            .collect();
+        if names.contains(&"prefect.kubernetes.pod.succeeded".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        names.contains(&"prefect.kubernetes.pod.succeeded".to_owned()),
+        "pod events: {names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_timeout_stops_a_flow_that_runs_too_long() {
+    let rig = Rig::new().await;
+    let _worker = rig.worker("k8s", "kw1", rig.kube());
+    rig.wait_for_pool("k8s").await;
+    let sleepy = rig
+        .deploy(
+            "k8s",
+            "sleepy-flow",
+            json!({"job_watch_timeout_seconds": 2}),
+        )
+        .await;
+    let run = rig.run(&sleepy, json!({"seconds": 120})).await;
+    rig.wait_for(run.id, StateType::Running).await;
+    let crashed = rig.wait_for(run.id, StateType::Crashed).await;
+    let text = message(&crashed);
+    assert!(text.contains("exceeded its run timeout of 2s"), "{text}");
+    for _ in 0..100 {
+        if rig.pods_of(run.id).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rig.pods_of(run.id).await.is_empty(), "its pod is gone");
+}
+
+/// An unschedulable pod is not crashed at the start timeout while the autoscaler reports a
+/// scale-up for it; without one it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_timeout_waits_for_a_scale_up_but_not_for_nothing() {
+    let rig = Rig::new().await;
+    rig.sim
+        .set_scenario("registry.local/big*", Scenario::Unschedulable);
+    let _worker = rig.worker("k8s", "kw1", rig.kube());
+    rig.wait_for_pool("k8s").await;
+    let deployment = rig
+        .deploy(
+            "k8s",
+            "ok-flow",
+            json!({"image": "registry.local/big:1", "pod_watch_timeout_seconds": 2}),
+        )
+        .await;
+    let hopeless = rig.run(&deployment, json!({"n": 1})).await;
+    let scaling = rig.run(&deployment, json!({"n": 2})).await;
+    let mut pod_name = None;
+    for _ in 0..100 {
+        if let Some(pod) = rig.pods_of(scaling.id).await.first() {
+            pod_name = pod.metadata.name.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pod_name = pod_name.expect("the pod was created");
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(rig.kube(), "default");
+    let scale_up: k8s_openapi::api::core::v1::Event = serde_json::from_value(json!({
+        "metadata": {"name": format!("{pod_name}.scaleup"), "namespace": "default"},
+        "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": "default"},
+        "reason": "TriggeredScaleUp",
+        "message": "pod triggered scale-up: [{pool-a 1->2 (max: 5)}]",
+        "type": "Normal",
+    }))
+    .unwrap();
+    events
+        .create(&kube::api::PostParams::default(), &scale_up)
+        .await
+        .unwrap();
+    let crashed = rig.wait_for(hopeless.id, StateType::Crashed).await;
+    assert!(
+        message(&crashed).contains("Unschedulable"),
+        "{}",
+        message(&crashed)
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let waiting = rig.api.read_flow_run(scaling.id).await.unwrap();
+    assert_eq!(
+        waiting.state_type,
+        Some(StateType::Pending),
+        "{:?}",
+        waiting.state
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
