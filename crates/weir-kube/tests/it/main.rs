@@ -549,3 +549,77 @@ async fn a_worker_without_permission_to_create_jobs_gets_a_clear_message() {
         "the rule to add is named: {text}"
     );
 }
+
+/// A Job still running for a run that ended while no worker watched (cancelled, crashed by hand)
+/// is deleted by the reconciler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_deletes_active_jobs_of_finished_runs() {
+    let rig = Rig::new().await;
+    let first = rig.worker("k8s", "kw1", rig.kube());
+    rig.wait_for_pool("k8s").await;
+    let sleepy = rig.deploy("k8s", "sleepy-flow", json!({})).await;
+    let run = rig.run(&sleepy, json!({"seconds": 120})).await;
+    rig.wait_for(run.id, StateType::Running).await;
+    first.kill();
+    let mut crashed = StateCreate::of_type(StateType::Crashed);
+    crashed.message = Some("marked crashed while no worker ran".into());
+    rig.api
+        .set_flow_run_state(run.id, &crashed, true)
+        .await
+        .unwrap();
+    assert_eq!(rig.jobs_of(run.id).await.len(), 1);
+    let _second = rig.worker("k8s", "kw2", rig.kube());
+    for _ in 0..100 {
+        if rig.jobs_of(run.id).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        rig.jobs_of(run.id).await.is_empty(),
+        "the reconciler deleted the Job"
+    );
+    assert!(rig.pods_of(run.id).await.is_empty(), "and its pod");
+}
+
+/// Submitting a run whose Job exists already (a worker died between creating it and recording
+/// it) adopts that Job instead of creating a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitting_twice_creates_one_job() {
+    let rig = Rig::new().await;
+    let run = Uuid::new_v4();
+    let manifest = json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"generateName": "twice-", "namespace": "default",
+                     "labels": {"prefect.io/flow-run-id": run.to_string()}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "prefect-job", "image": "busybox:1"}]}}},
+    });
+    let prepared = weir_kube::manifest::PreparedJob {
+        manifest,
+        settings: weir_kube::manifest::JobSettings {
+            namespace: "default".into(),
+            cluster_config: None,
+            stream_output: false,
+            start_timeout: None,
+            run_timeout: None,
+        },
+    };
+    let first = weir_kube::submit::submit(&rig.kube(), &prepared, run)
+        .await
+        .unwrap();
+    let second = weir_kube::submit::submit(&rig.kube(), &prepared, run)
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    assert_eq!(rig.jobs_of(run).await.len(), 1);
+    // A transient failure is retried; the retry still finds no Job and creates exactly one.
+    let other = Uuid::new_v4();
+    let mut prepared = prepared;
+    prepared.manifest["metadata"]["labels"]["prefect.io/flow-run-id"] = json!(other.to_string());
+    rig.sim.faults().throttle(1, 0);
+    weir_kube::submit::submit(&rig.kube(), &prepared, other)
+        .await
+        .unwrap();
+    assert_eq!(rig.jobs_of(other).await.len(), 1);
+}
