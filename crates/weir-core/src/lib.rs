@@ -1,13 +1,14 @@
 //! Weir's domain, shared by every other crate: the Prefect-compatible wire schemas, the state model and
 //! the orchestration policy that decides each proposed state transition, the filter language of the
 //! `/filter` endpoints, events, run names, work pools' base job templates (validation and
-//! rendering), deployment schedules (the times they fire, and how many runs to materialise), and
-//! variables.
+//! rendering), deployment schedules (the times they fire, and how many runs to materialise),
+//! variables, and blocks (typed configuration documents with masked secrets).
 //!
 //! **Invariant:** this crate does no I/O. It depends on no runtime, database or HTTP crate, so every
 //! rule here is unit-tested in milliseconds and callers decide how effects happen. Randomness and the
 //! clock come in as arguments where a rule needs them.
 
+pub mod blocks;
 pub mod deployments;
 pub mod env;
 pub mod events;

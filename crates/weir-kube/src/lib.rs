@@ -12,4 +12,13 @@
 //! - checking at start that the worker's RBAC allows every call it makes.
 
 pub mod cluster;
+pub mod diagnosis;
+pub mod infrastructure;
+mod logs;
+pub mod manifest;
+pub mod observer;
 pub mod preflight;
+pub mod submit;
+mod supervise;
+
+pub use infrastructure::{KubernetesInfrastructure, KubernetesSettings, SecretKeyRef};

@@ -222,11 +222,16 @@ pub async fn check(
         }
     }
     let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-    let answers: Vec<Option<Missing>> = stream::iter(questions)
+    // Boxed up front: a closure-built stream of futures is not provably `Send` for callers that
+    // spawn the check.
+    let reviews_in_flight: Vec<futures::future::BoxFuture<'static, _>> = questions
+        .into_iter()
         .map(|(namespace, rule, verb)| {
             let reviews = reviews.clone();
-            async move { review(&reviews, namespace, rule, verb).await }
+            Box::pin(async move { review(&reviews, namespace, rule, verb).await }) as _
         })
+        .collect();
+    let answers: Vec<Option<Missing>> = stream::iter(reviews_in_flight)
         .buffered(CONCURRENT_REVIEWS)
         .try_collect()
         .await?;

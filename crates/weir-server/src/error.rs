@@ -1,6 +1,6 @@
 //! The one error type of the HTTP API and the extractors that produce it.
 //!
-//! Bodies follow Prefect's shapes: `{"detail": "..."}` for 404/409, FastAPI's validation body for
+//! Bodies follow Prefect's shapes: `{"detail": "..."}` for 403/404/409, FastAPI's validation body for
 //! 422 (`exception_message`, `exception_detail` with the `loc` of the offending field), and
 //! `{"exception_message": "Service Unavailable"}` for 503 (the Prefect client retries those). A 500
 //! says nothing about its cause; the cause is logged once, here.
@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The request conflicts with stored data (409).
     #[error("{0}")]
     Conflict(String),
+    /// The request is understood but not allowed, e.g. deleting a protected block type (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The body is larger than the server accepts (413).
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -55,6 +58,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -98,7 +102,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let body = match &self {
-            ApiError::NotFound(detail) | ApiError::Conflict(detail) => json!({ "detail": detail }),
+            ApiError::NotFound(detail)
+            | ApiError::Conflict(detail)
+            | ApiError::Forbidden(detail) => {
+                json!({ "detail": detail })
+            }
             ApiError::Invalid { loc, msg } => json!({
                 "exception_message": "Invalid request received.",
                 "exception_detail": [{ "loc": loc, "msg": msg, "type": "value_error" }],

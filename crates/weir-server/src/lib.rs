@@ -87,20 +87,34 @@ impl Server {
         app(self.state.clone())
     }
 
+    /// Registers Weir's built-in block types and schemas (`secret` and the Kubernetes blocks);
+    /// idempotent, so every start runs it. [`Server::serve`] does this before it accepts requests.
+    pub async fn register_builtin_blocks(&self) -> Result<(), weir_storage::Error> {
+        let blocks = weir_core::blocks::builtin::builtin_blocks();
+        self.state.store.register_builtin_blocks(&blocks).await
+    }
+
     /// Starts the background services on the current runtime and returns the router. Used by
-    /// in-process embeddings (tests, the SDK's embedded server) that serve the router themselves.
+    /// in-process embeddings (tests, the SDK's embedded server) that serve the router themselves;
+    /// they call [`Server::register_builtin_blocks`] first if they need the built-in blocks.
     pub fn spawn_services(self) -> Router {
         tokio::spawn(self.pipeline.run());
         spawn_services(&self.state);
         app(self.state)
     }
 
-    /// Serves the API on `listener` until `shutdown` completes, then drains the event pipeline.
+    /// Registers the built-in blocks, then serves the API on `listener` until `shutdown`
+    /// completes, then drains the event pipeline. Requests that arrive while the blocks are being
+    /// registered wait in the listener's backlog.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Err(error) = self.register_builtin_blocks().await {
+            // The API still works without them; clients register the types they use.
+            tracing::error!(%error, "cannot register the built-in block types");
+        }
         let pipeline = tokio::spawn(self.pipeline.run());
         let services = spawn_services(&self.state);
         let router = app(self.state);

@@ -2,7 +2,8 @@
 //! `/api/openapi.json`, with interactive docs (Swagger UI, bundled in the binary) at `/docs`.
 
 use crate::routes::{
-    admin, deployments, events, flow_runs, flows, logs, task_runs, variables, work_pools,
+    admin, block_documents, blocks, deployments, events, flow_runs, flows, logs, task_runs,
+    variables, work_pools,
 };
 use crate::AppState;
 use axum::Router;
@@ -94,6 +95,26 @@ use utoipa_swagger_ui::SwaggerUi;
         variables::update_variable_by_name,
         variables::delete_variable,
         variables::delete_variable_by_name,
+        blocks::create_block_type,
+        blocks::read_block_type,
+        blocks::read_block_type_by_slug,
+        blocks::filter_block_types,
+        blocks::update_block_type,
+        blocks::delete_block_type,
+        blocks::read_block_documents_of_type,
+        blocks::read_block_document_by_name,
+        blocks::create_block_schema,
+        blocks::read_block_schema,
+        blocks::read_block_schema_by_checksum,
+        blocks::filter_block_schemas,
+        blocks::delete_block_schema,
+        blocks::read_block_capabilities,
+        block_documents::create_block_document,
+        block_documents::read_block_document,
+        block_documents::filter_block_documents,
+        block_documents::count_block_documents,
+        block_documents::update_block_document,
+        block_documents::delete_block_document,
     )
 )]
 pub(crate) struct ApiDoc;

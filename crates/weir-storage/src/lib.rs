@@ -8,6 +8,8 @@
 //! decides, and the run is updated with a compare-and-swap on its state id, so two concurrent
 //! proposals for one run can never both be accepted, on either backend.
 
+mod block_documents;
+mod block_types;
 mod db;
 mod deployments;
 mod events;

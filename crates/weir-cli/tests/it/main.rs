@@ -1,10 +1,11 @@
 //! Tests of the `weir` binary as users run it: `weir server start` on each backend, its errors, the
 //! API verbs (`work-pool`, `work-queue`, `deployment`, `flow-run`, `variable`, `config`), and the real
-//! Prefect 3.9.1 client running a flow against it.
+//! Prefect 3.9.1 client running a flow against it, and the Kubernetes worker against the simulator.
 
 mod cli_runs;
 mod cli_verbs;
 mod compat;
+mod kubernetes_worker;
 mod server_start;
 
 use std::io::{BufRead, BufReader};

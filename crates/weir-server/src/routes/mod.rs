@@ -2,6 +2,8 @@
 //! each handler is a thin translation between HTTP and `weir_storage::Store`.
 
 pub(crate) mod admin;
+pub(crate) mod block_documents;
+pub(crate) mod blocks;
 pub(crate) mod deployments;
 pub(crate) mod events;
 pub(crate) mod flow_runs;
@@ -53,4 +55,6 @@ pub fn api() -> Router<AppState> {
         .merge(work_pools::routes())
         .merge(deployments::routes())
         .merge(variables::routes())
+        .merge(blocks::routes())
+        .merge(block_documents::routes())
 }

@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod bad_input;
+mod blocks;
 mod deployments;
 mod variables;
 mod websockets;

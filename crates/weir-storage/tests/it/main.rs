@@ -1,5 +1,6 @@
 //! Storage tests. Every test runs twice, on SQLite and on PostgreSQL (`storage_test!`).
 
+mod blocks;
 mod flow_runs;
 mod flows;
 mod logs_events;
