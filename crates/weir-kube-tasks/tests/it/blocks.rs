@@ -1,99 +1,87 @@
-//! Loading the credentials blocks from a server's block documents. The Weir server does not serve
-//! blocks yet, so a stub answers with the document shape Prefect 3.9.1's server returns.
+//! Loading the credentials blocks by name from a Weir server's blocks API, nested cluster config
+//! included, and using them to reach the simulator.
 
-use axum::extract::{Path, Query};
-use axum::http::HeaderMap;
-use axum::routing::get;
-use axum::{Json, Router};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::Api;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use weir_client::{Auth, Client, Method};
 use weir_kube_tasks::{KubeTaskError, KubernetesClusterConfig, KubernetesCredentials};
 use weir_sdk::ApiConfig;
+use weir_testkit::TestServer;
 
-fn kubeconfig() -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": "https://10.1.2.3:6443"}}],
-        "contexts": [{"name": "ctx", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "ctx",
-        "users": [{"name": "u", "user": {"token": "abc"}}]
-    })
-}
+use crate::Cluster;
 
-/// Serves block documents `my-cluster` (cluster config) and `my-creds` (credentials nesting it),
-/// with secrets only when asked and only to the right API key.
-async fn stub() -> String {
-    async fn document(
-        Path((slug, name)): Path<(String, String)>,
-        Query(query): Query<HashMap<String, String>>,
-        headers: HeaderMap,
-    ) -> Result<Json<Value>, (axum::http::StatusCode, Json<Value>)> {
-        let authorized = headers
-            .get("authorization")
-            .is_some_and(|v| v == "Bearer pnu_key");
-        if !authorized {
-            return Err((
-                axum::http::StatusCode::UNAUTHORIZED,
-                Json(json!({"detail": "no"})),
-            ));
-        }
-        assert_eq!(
-            query.get("include_secrets").map(String::as_str),
-            Some("true")
-        );
-        let cluster = json!({"config": kubeconfig(), "context_name": "ctx"});
-        let data = match (slug.as_str(), name.as_str()) {
-            ("kubernetes-cluster-config", "my cluster") => cluster,
-            ("kubernetes-credentials", "my-creds") => json!({"cluster_config": cluster}),
-            _ => {
-                return Err((
-                    axum::http::StatusCode::NOT_FOUND,
-                    Json(json!({"detail": "Block document not found"})),
-                ))
-            }
-        };
-        Ok(Json(json!({
-            "id": "868018c6-3973-4c41-ab40-c694caf17662",
-            "name": name,
-            "data": data,
-            "block_type_name": "Kubernetes Credentials",
-            "is_anonymous": false
-        })))
-    }
-    let app = Router::new().route(
-        "/api/block_types/slug/{slug}/block_documents/name/{name}",
-        get(document),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/api")
+/// Saves a block document of type `slug` (registered by the server at start) as Prefect's client
+/// does, and returns its id.
+async fn save(api: &Client, slug: &str, name: &str, data: Value) -> String {
+    let (_, block_type) = api
+        .request(Method::GET, &format!("/block_types/slug/{slug}"), None)
+        .await
+        .expect("a built-in block type");
+    let filter = json!({"block_schemas": {"block_type_id": {"any_": [block_type["id"]]}}});
+    let (_, schemas) = api
+        .request(Method::POST, "/block_schemas/filter", Some(&filter))
+        .await
+        .unwrap();
+    let create = json!({
+        "name": name,
+        "data": data,
+        "block_schema_id": schemas[0]["id"],
+        "block_type_id": block_type["id"],
+        "is_anonymous": false
+    });
+    let (_, document) = api
+        .request(Method::POST, "/block_documents/", Some(&create))
+        .await
+        .expect("the block document is saved");
+    document["id"].as_str().expect("an id").to_string()
 }
 
 #[tokio::test]
-async fn credentials_and_cluster_config_load_by_name() {
-    let api = ApiConfig::new(stub().await).with_api_key("pnu_key");
-    let credentials = KubernetesCredentials::load_from(&api, "my-creds")
-        .await
-        .unwrap();
-    let cluster = credentials.cluster_config.expect("a cluster config");
-    assert_eq!(cluster.context_name, "ctx");
-    assert_eq!(cluster.config, kubeconfig());
+async fn credentials_nesting_a_cluster_config_load_by_name_and_reach_the_cluster() {
+    let cluster = Cluster::start().await;
+    let db = weir_testkit::sqlite_db().await;
+    let server = TestServer::start(weir_testkit::open(&db).await).await;
+    let client = Client::new(&server.api_url(), Auth::None);
+    let saved = cluster.credentials.cluster_config.clone().unwrap();
+    let cluster_id = save(
+        &client,
+        "kubernetes-cluster-config",
+        "sim-cluster",
+        serde_json::to_value(&saved).unwrap(),
+    )
+    .await;
+    save(
+        &client,
+        "kubernetes-credentials",
+        "sim-creds",
+        json!({"cluster_config": {"$ref": {"block_document_id": cluster_id}}}),
+    )
+    .await;
 
-    // The name is one path segment, spaces and all.
-    let cluster = KubernetesClusterConfig::load_from(&api, "my cluster")
+    let api = ApiConfig::new(server.api_url());
+    let config = KubernetesClusterConfig::load_from(&api, "sim-cluster")
         .await
         .unwrap();
-    assert_eq!(
-        cluster.config["clusters"][0]["cluster"]["server"],
-        "https://10.1.2.3:6443"
-    );
+    assert_eq!(config, saved);
+    let credentials = KubernetesCredentials::load_from(&api, "sim-creds")
+        .await
+        .unwrap();
+    assert_eq!(credentials.cluster_config.as_ref(), Some(&saved));
+
+    let namespaces: Api<Namespace> = Api::all(credentials.client().await.unwrap());
+    let listed = namespaces.list(&Default::default()).await.unwrap();
+    assert!(listed
+        .items
+        .iter()
+        .any(|ns| ns.metadata.name.as_deref() == Some("default")));
 }
 
 #[tokio::test]
-async fn a_missing_block_or_refused_key_is_a_clear_error() {
-    let url = stub().await;
-    let api = ApiConfig::new(url.clone()).with_api_key("pnu_key");
+async fn a_missing_block_is_a_clear_error() {
+    let db = weir_testkit::sqlite_db().await;
+    let server = TestServer::start(weir_testkit::open(&db).await).await;
+    let api = ApiConfig::new(server.api_url());
     let err = KubernetesCredentials::load_from(&api, "nope")
         .await
         .unwrap_err();
@@ -104,10 +92,4 @@ async fn a_missing_block_or_refused_key_is_a_clear_error() {
         "{text}"
     );
     assert!(text.contains("404"), "{text}");
-
-    let err = KubernetesCredentials::load_from(&ApiConfig::new(url), "my-creds")
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("401"), "{err}");
 }
