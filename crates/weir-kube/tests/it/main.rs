@@ -5,6 +5,7 @@
 
 mod cluster;
 mod preflight;
+mod prefect;
 
 use k8s_openapi::api::batch::v1::Job as KubeJob;
 use k8s_openapi::api::core::v1::Pod;
