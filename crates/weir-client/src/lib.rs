@@ -4,6 +4,8 @@
 
 mod blocks;
 
+pub mod events;
+
 use base64::Engine;
 pub use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;

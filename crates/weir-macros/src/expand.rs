@@ -8,8 +8,9 @@
 //! copies and `weir_sdk::main!` can call the function with options chosen at run time. The user's
 //! body becomes the struct's hidden `__weir_body`; `__weir_run` hands a closure calling it to the
 //! runtime (`run_flow` / `run_task` / `run_task_sync`), which reports states and decides how many
-//! times to call it. Without retries the closure moves the arguments in once; with retries it
-//! clones them for each attempt, so only retried functions need `Clone` arguments.
+//! times to call it. With retries in the attribute the closure clones the arguments for each
+//! attempt; without, it clones them when they are `Clone` (so `with_options().retries(n)` can
+//! retry) and moves them in once when not, so only retried functions need `Clone` arguments.
 //!
 //! Functions with borrowed or generic arguments get the same runtime behaviour without the struct
 //! (their inner functions are nested in the function instead).
@@ -354,9 +355,11 @@ fn runtime_call(
         quote! { #body_path(#( ::core::clone::Clone::clone(&#names) ),*) }
     } else {
         quote! {{
-            let (#(#names,)*) = __weir_args
-                .take()
-                .expect("the runtime calls a function without retries once");
+            let (#(#names,)*) = {
+                use ::weir_sdk::__private::{NoClone as _, ViaClone as _};
+                (&::weir_sdk::__private::Probe::of_option(&__weir_args)).next_args(&mut __weir_args)
+            }
+            .expect("a function whose arguments are not Clone runs once: give it retries in its attribute to retry it");
             #body_path(#(#names),*)
         }}
     };

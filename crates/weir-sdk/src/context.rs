@@ -5,13 +5,13 @@
 //! task. Work moved to another tokio task with a bare `tokio::spawn` does not, and its task calls
 //! run unreported.
 
-use crate::events::EventSender;
 use crate::handles::Submitted;
 use crate::logging::LogSender;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
+use weir_client::events::EventSender;
 use weir_client::Client;
 
 /// What task runs and subflows need to know about the flow run they belong to.

@@ -12,7 +12,6 @@
 
 use crate::config::ApiConfig;
 use crate::context::{FlowContext, Reporters, RunIdentity};
-use crate::events::EventSender;
 use crate::logging::{self, LogSender};
 use crate::options::Options;
 use crate::probes::Codec;
@@ -80,7 +79,7 @@ where
     let config = ApiConfig::resolve().await?;
     let client = Client::new(&config.url, config.auth.clone());
     let reporters = Reporters {
-        events: EventSender::start(&config),
+        events: crate::events::start(&config),
         logs: LogSender::start(client.clone()),
         client,
     };

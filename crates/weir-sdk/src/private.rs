@@ -5,8 +5,8 @@ pub use crate::cache::CachePolicy;
 pub use crate::flow::run_flow;
 pub use crate::options::{CallError, FlowFn, Options, TaskFn};
 pub use crate::probes::{
-    Codec, NoDeserialize, NoSchema, NoSerde, NoSerialize, Probe, ViaDeserialize, ViaSchema,
-    ViaSerde, ViaSerialize,
+    Codec, NoClone, NoDeserialize, NoSchema, NoSerde, NoSerialize, Probe, ViaClone, ViaDeserialize,
+    ViaSchema, ViaSerde, ViaSerialize,
 };
 pub use crate::task::{run_task, run_task_sync};
 pub use futures::future::{BoxFuture, LocalBoxFuture};

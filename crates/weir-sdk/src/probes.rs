@@ -26,6 +26,14 @@ impl<T: ?Sized> Probe<T> {
     pub fn of(_: &T) -> Self {
         Probe(PhantomData)
     }
+
+    /// The probe of the type an `Option` holds.
+    pub fn of_option(_: &Option<T>) -> Self
+    where
+        T: Sized,
+    {
+        Probe(PhantomData)
+    }
 }
 
 impl<T: ?Sized> Default for Probe<T> {
@@ -111,6 +119,30 @@ pub trait NoSerialize<T: ?Sized> {
 impl<T: ?Sized> NoSerialize<T> for &Probe<T> {
     fn to_json(&self, _: &T) -> Value {
         Value::Null
+    }
+}
+
+/// The arguments of one attempt of a function whose attribute has no retries (with retries the
+/// generated code clones each argument itself): a copy when the arguments are `Clone`, so retries
+/// chosen at run time (`with_options().retries(n)`) get their own copy, else the arguments
+/// themselves, once.
+pub trait ViaClone<T> {
+    fn next_args(&self, slot: &mut Option<T>) -> Option<T>;
+}
+
+impl<T: Clone> ViaClone<T> for Probe<T> {
+    fn next_args(&self, slot: &mut Option<T>) -> Option<T> {
+        slot.clone()
+    }
+}
+
+pub trait NoClone<T> {
+    fn next_args(&self, slot: &mut Option<T>) -> Option<T>;
+}
+
+impl<T> NoClone<T> for &Probe<T> {
+    fn next_args(&self, slot: &mut Option<T>) -> Option<T> {
+        slot.take()
     }
 }
 

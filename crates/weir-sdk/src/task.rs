@@ -391,8 +391,8 @@ mod tests {
     /// as related resources, and the run count moving with the attempts.
     #[tokio::test]
     async fn a_retried_task_reports_prefect_shaped_events() {
-        use crate::events::{Command, EventSender};
-        let (sender, mut rx) = EventSender::capturing();
+        use weir_client::events::{EventCommand as Command, EventSender};
+        let (sender, mut rx) = EventSender::channel();
         let flow_run = Uuid::now_v7();
         let context = Arc::new(FlowContext::for_tests(flow_run, "brave-otter", sender));
         let mut calls = 0;

@@ -13,14 +13,18 @@ pub mod command;
 mod events;
 mod health;
 pub mod process;
+mod references;
 mod runner;
 
 pub use runner::{Worker, WorkerConfig};
 
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
+use uuid::Uuid;
+use weir_core::deployments::Deployment;
 use weir_core::job_template::BaseJobTemplate;
 use weir_core::schemas::FlowRun;
+use weir_core::work_pools::WorkPool;
 
 /// What a worker needs to start one flow run.
 #[derive(Clone, Debug)]
@@ -30,13 +34,52 @@ pub struct Job {
     pub configuration: Map<String, Value>,
     /// The deployment's entrypoint, if the run has a deployment.
     pub entrypoint: Option<String>,
+    /// The run's deployment, if it has one.
+    pub deployment: Option<Deployment>,
+    /// The work pool the run came from.
+    pub work_pool: WorkPool,
+    /// The name of the worker starting it.
+    pub worker_name: String,
 }
 
 /// A started piece of infrastructure: its id for `infrastructure_pid`, and how it ends.
 pub struct Started {
     pub pid: String,
-    /// Resolves to the exit code once the infrastructure is gone (`None` if killed by a signal).
-    pub exit: BoxFuture<'static, Option<i32>>,
+    /// Resolves once the infrastructure is gone.
+    pub exit: BoxFuture<'static, Exit>,
+}
+
+/// How a run's infrastructure ended.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Exit {
+    /// The exit code (`None` if killed by a signal or unknown).
+    pub code: Option<i32>,
+    /// Why, when the infrastructure knows better than an exit code (a pod's diagnosis): the
+    /// message of the Crashed state if the run had not reached a final state.
+    pub message: Option<String>,
+}
+
+impl Exit {
+    pub fn code(code: Option<i32>) -> Exit {
+        Exit {
+            code,
+            message: None,
+        }
+    }
+}
+
+/// A run whose infrastructure was already going when the worker started (adopted after a restart).
+pub struct Adopted {
+    pub flow_run_id: Uuid,
+    pub started: Started,
+}
+
+/// What an infrastructure gets when its worker starts.
+#[derive(Clone)]
+pub struct WorkerStart {
+    pub pool: WorkPool,
+    pub worker_name: String,
+    pub client: weir_client::Client,
 }
 
 /// Why infrastructure could not be started.
@@ -54,4 +97,10 @@ pub trait Infrastructure: Send + Sync + 'static {
     fn start(&self, job: Job) -> BoxFuture<'_, Result<Started, StartError>>;
     /// Stops the infrastructure `pid` (gently, then after `grace` for good).
     fn stop(&self, pid: &str, grace: std::time::Duration) -> BoxFuture<'_, ()>;
+    /// Called once when the worker starts, before it claims runs: checks what it needs and hands
+    /// back the runs whose infrastructure is still going from before a restart.
+    fn resume(&self, start: WorkerStart) -> BoxFuture<'_, Vec<Adopted>> {
+        let _ = start;
+        Box::pin(async { Vec::new() })
+    }
 }

@@ -9,7 +9,7 @@
 //! so that stopping it also stops what it started. `infrastructure_pid` is `<hostname>:<pid>`.
 
 use crate::command;
-use crate::{Infrastructure, Job, StartError, Started};
+use crate::{Exit, Infrastructure, Job, StartError, Started};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::process::Stdio;
@@ -53,7 +53,7 @@ impl ProcessInfrastructure {
 }
 
 /// `flows/etl.py:nightly` (Prefect's `path:function`) rather than a program.
-fn is_python_entrypoint(entrypoint: &str) -> bool {
+pub fn is_python_entrypoint(entrypoint: &str) -> bool {
     entrypoint
         .rsplit_once(':')
         .is_some_and(|(path, function)| path.ends_with(".py") && !function.contains('/'))
@@ -151,7 +151,7 @@ impl Infrastructure for ProcessInfrastructure {
                 if let Some(dir) = temporary {
                     let _ = std::fs::remove_dir_all(dir);
                 }
-                status.and_then(|s| s.code())
+                Exit::code(status.and_then(|s| s.code()))
             });
             Ok(Started {
                 pid: format!("{}:{pid}", hostname()),

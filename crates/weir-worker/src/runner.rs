@@ -1,7 +1,7 @@
 //! The worker loop: pool setup, heartbeats, polls (pushed by events, timed as a fallback),
 //! claims, starts, exits, cancellations.
 
-use crate::{events, health, Infrastructure, Job};
+use crate::{events, health, references, Exit, Infrastructure, Job, Started, WorkerStart};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -90,7 +90,19 @@ impl<I: Infrastructure> Worker<I> {
         self: Arc<Self>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), weir_client::Error> {
-        self.ensure_pool().await?;
+        let pool = self.ensure_pool().await?;
+        let adopted = self
+            .infrastructure
+            .resume(WorkerStart {
+                pool,
+                worker_name: self.config.name.clone(),
+                client: self.client.clone(),
+            })
+            .await;
+        for adopted in adopted {
+            self.clone()
+                .supervise_adopted(adopted.flow_run_id, adopted.started);
+        }
         tracing::info!(
             worker = %self.config.name, pool = %self.config.pool,
             kind = self.infrastructure.pool_type(), "worker started"
@@ -275,18 +287,34 @@ impl<I: Infrastructure> Worker<I> {
             }
         };
         tracing::info!(flow_run = %run.name, pid = %started.pid, "started flow run");
-        if let Ok(mut running) = self.running.lock() {
-            running.insert(run.id, started.pid.clone());
-        }
         let patch = json!({"infrastructure_pid": started.pid});
         if let Err(error) = self.client.update_flow_run(run.id, &patch).await {
             tracing::warn!(%error, "could not record the infrastructure pid");
         }
-        let code = started.exit.await;
+        self.follow(run.id, started).await;
+    }
+
+    /// Waits for a started run's infrastructure to end, then reports what that means.
+    async fn follow(&self, id: Uuid, started: Started) {
         if let Ok(mut running) = self.running.lock() {
-            running.remove(&run.id);
+            running.insert(id, started.pid.clone());
         }
-        self.after_exit(&run, code).await;
+        let exit = started.exit.await;
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&id);
+        }
+        self.after_exit(id, exit).await;
+    }
+
+    /// Follows a run whose infrastructure outlived the previous worker, in a slot of its own.
+    fn supervise_adopted(self: Arc<Self>, id: Uuid, started: Started) {
+        tracing::info!(flow_run = %id, pid = %started.pid, "adopted a running flow run");
+        let permit = self.slots.clone().try_acquire_owned().ok();
+        tokio::spawn(async move {
+            self.follow(id, started).await;
+            drop(permit);
+            self.poll_now.notify_one();
+        });
     }
 
     /// The job for a claimed run: the pool's template rendered with the deployment's and the
@@ -300,22 +328,24 @@ impl<I: Infrastructure> Worker<I> {
         let template: BaseJobTemplate =
             serde_json::from_value(Value::Object(pool.base_job_template.clone()))
                 .map_err(|e| format!("base_job_template: {e}"))?;
-        let (deployment_variables, entrypoint) = match run.deployment_id {
-            Some(id) => {
-                let deployment = self
-                    .client
+        let deployment = match run.deployment_id {
+            Some(id) => Some(
+                self.client
                     .read_deployment(id)
                     .await
-                    .map_err(|e| e.to_string())?;
-                (deployment.job_variables, deployment.entrypoint)
-            }
-            None => (Map::new(), None),
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
         };
-        let variables = resolve_variables(&template, &deployment_variables, &run.job_variables);
+        let empty = Map::new();
+        let deployment_variables = deployment.as_ref().map_or(&empty, |d| &d.job_variables);
+        let variables = resolve_variables(&template, deployment_variables, &run.job_variables);
+        let variables = references::resolve_block_refs(&self.client, variables).await?;
         let rendered = render(&template.job_configuration, &variables, |name| {
             std::env::var(name).ok()
         })
         .map_err(|e| e.to_string())?;
+        let rendered = references::fill_external(&self.client, rendered).await?;
         let configuration = match rendered {
             Value::Object(map) => map,
             Value::Null => Map::new(),
@@ -328,14 +358,17 @@ impl<I: Infrastructure> Worker<I> {
         Ok(Job {
             flow_run: run.clone(),
             configuration,
-            entrypoint,
+            entrypoint: deployment.as_ref().and_then(|d| d.entrypoint.clone()),
+            deployment,
+            work_pool: pool,
+            worker_name: self.config.name.clone(),
         })
     }
 
     /// A run whose infrastructure exited: Crashed if it exited non-zero before reaching a final
     /// state (Prefect's rule), Cancelled if it was being cancelled.
-    async fn after_exit(&self, run: &FlowRun, code: Option<i32>) {
-        let current = match self.client.read_flow_run(run.id).await {
+    async fn after_exit(&self, id: Uuid, exit: Exit) {
+        let current = match self.client.read_flow_run(id).await {
             Ok(current) => current,
             Err(error) => {
                 tracing::warn!(%error, "could not read a finished run");
@@ -344,17 +377,18 @@ impl<I: Infrastructure> Worker<I> {
         };
         match current.state_type {
             Some(t) if t.is_terminal() => {}
-            Some(StateType::Cancelling) => self.cancelled(run.id).await,
-            _ if code == Some(0) => {
-                tracing::warn!(flow_run = %run.name, "the process exited 0 but its run is not final");
+            Some(StateType::Cancelling) => self.cancelled(id).await,
+            _ if exit.code == Some(0) && exit.message.is_none() => {
+                tracing::warn!(flow_run = %current.name, "the infrastructure exited 0 but its run is not final");
             }
             _ => {
-                let code = code.map_or_else(|| "a signal".to_owned(), |c| c.to_string());
-                self.crash(
-                    run.id,
-                    &format!("Flow run infrastructure exited with non-zero status code {code}."),
-                )
-                .await;
+                let message = exit.message.unwrap_or_else(|| {
+                    let code = exit
+                        .code
+                        .map_or_else(|| "a signal".to_owned(), |c| c.to_string());
+                    format!("Flow run infrastructure exited with non-zero status code {code}.")
+                });
+                self.crash(id, &message).await;
             }
         }
     }

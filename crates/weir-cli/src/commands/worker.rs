@@ -1,8 +1,9 @@
-//! `weir worker start`: serve a work pool with a process worker.
+//! `weir worker start`: serve a work pool with a process or Kubernetes worker.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use weir_core::env;
+use weir_kube::{KubernetesInfrastructure, KubernetesSettings, SecretKeyRef};
 use weir_worker::process::ProcessInfrastructure;
 use weir_worker::{Worker, WorkerConfig};
 
@@ -38,6 +39,30 @@ pub struct StartArgs {
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 30)]
     heartbeat_seconds: u64,
+    /// Kubernetes: a namespace to check permissions in and watch from the start, besides the
+    /// pool's default (repeatable).
+    #[arg(
+        long = "namespace",
+        env = "WEIR_KUBERNETES_NAMESPACES",
+        value_delimiter = ','
+    )]
+    namespaces: Vec<String>,
+    /// Kubernetes: pass the API key to flow pods as a reference to this Secret (NAME or
+    /// NAME:KEY, key `key` by default) instead of its value.
+    #[arg(long, env = "WEIR_KUBERNETES_API_KEY_SECRET")]
+    api_key_secret: Option<String>,
+    /// Kubernetes: pass the basic-auth string to flow pods as a reference to this Secret (NAME or
+    /// NAME:KEY, key `auth-string` by default) instead of its value.
+    #[arg(long, env = "WEIR_KUBERNETES_AUTH_STRING_SECRET")]
+    auth_string_secret: Option<String>,
+}
+
+fn secret_ref(text: &str, default_key: &str) -> SecretKeyRef {
+    let (name, key) = text.split_once(':').unwrap_or((text, default_key));
+    SecretKeyRef {
+        name: name.to_owned(),
+        key: key.to_owned(),
+    }
 }
 
 pub async fn run(command: WorkerCommand) -> anyhow::Result<()> {
@@ -50,9 +75,9 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     let api_url = env::first_set(&[env::WEIR_API_URL, env::PREFECT_API_URL]).context(
         "no server to work for: set WEIR_API_URL (or PREFECT_API_URL), e.g. http://127.0.0.1:4200/api",
     )?;
-    if args.worker_type != "process" {
+    if !matches!(args.worker_type.as_str(), "process" | "kubernetes") {
         anyhow::bail!(
-            "unknown worker type {:?}: this build of weir has the `process` worker",
+            "unknown worker type {:?}: weir has the `process` and `kubernetes` workers",
             args.worker_type
         );
     }
@@ -69,9 +94,18 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         .map(|port| std::net::SocketAddr::from(([0, 0, 0, 0], port)));
     config.poll_seconds = args.poll_seconds;
     config.heartbeat_seconds = args.heartbeat_seconds;
-    let worker = Worker::new(config, ProcessInfrastructure::new(&api_url, auth));
-    worker
-        .run(super::shutdown_signal())
-        .await
-        .with_context(|| format!("cannot set up work pool {:?}", args.pool))
+    let outcome = if args.worker_type == "kubernetes" {
+        let mut settings = KubernetesSettings::new(&api_url, auth);
+        settings.namespaces = args.namespaces;
+        settings.api_key_secret = args.api_key_secret.map(|s| secret_ref(&s, "key"));
+        settings.auth_string_secret = args
+            .auth_string_secret
+            .map(|s| secret_ref(&s, "auth-string"));
+        let worker = Worker::new(config, KubernetesInfrastructure::new(settings));
+        worker.run(super::shutdown_signal()).await
+    } else {
+        let worker = Worker::new(config, ProcessInfrastructure::new(&api_url, auth));
+        worker.run(super::shutdown_signal()).await
+    };
+    outcome.with_context(|| format!("cannot set up work pool {:?}", args.pool))
 }

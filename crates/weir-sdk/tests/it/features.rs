@@ -245,3 +245,24 @@ server_test!(
         assert_eq!(run.state_type, Some(StateType::Completed));
     }
 );
+
+/// Fails its first two calls; declared without retries.
+#[task]
+async fn flaky_echo(text: String) -> anyhow::Result<String> {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    anyhow::ensure!(call >= 2, "call {} fails", call + 1);
+    Ok(text)
+}
+
+/// Retries chosen at run time work for a task whose attribute has none: each attempt gets its
+/// own copy of the (`Clone`) arguments.
+#[tokio::test]
+async fn with_options_retries_a_task_declared_without_retries() {
+    let value = flaky_echo::with_options()
+        .retries(2)
+        .call("hello".to_string())
+        .await
+        .unwrap();
+    assert_eq!(value, "hello");
+}
