@@ -86,8 +86,14 @@ pub fn describe(err: &Error) -> String {
             )
         }
         Error::Status { status, body, .. } => match status.as_u16() {
-            401 | 403 => format!(
+            401 => format!(
                 "the server refused the credentials ({status}): set WEIR_API_AUTH_STRING or WEIR_API_KEY"
+            ),
+            // Weir answers 401 for bad credentials; a 403 refuses the action itself (deleting a
+            // protected block type), though other servers may mean the credentials.
+            403 => format!(
+                "the server refused the request ({status}): {} (if it is about access, check WEIR_API_AUTH_STRING or WEIR_API_KEY)",
+                detail_of(body)
             ),
             422 => format!("the server refused the request: {}", detail_of(body)),
             _ => format!("the server answered {status}: {}", detail_of(body)),

@@ -1,5 +1,5 @@
 //! The `weir` binary: the server, workers, and the verbs that manage work pools, queues,
-//! deployments, flow runs and variables through the API. Arguments are parsed here; each verb lives
+//! deployments, flow runs, variables and blocks through the API. Arguments are parsed here; each verb lives
 //! in its own module under `commands`, sharing the API client (`api`) and terminal output (`output`).
 //!
 //! Every failure ends as one line on stderr, `error: ...`, and a non-zero exit code: 2 for bad
@@ -64,6 +64,12 @@ enum Command {
     Variable {
         #[command(subcommand)]
         command: commands::variable::VariableCommand,
+    },
+    /// Register block types; list, inspect and delete blocks.
+    #[command(alias = "blocks")]
+    Block {
+        #[command(subcommand)]
+        command: commands::block::BlockCommand,
     },
     /// Show Weir's settings.
     Config {
@@ -130,6 +136,7 @@ fn main() -> ExitCode {
             Command::Deployment { command } => commands::deployment::run(command).await,
             Command::FlowRun { command } => commands::flow_run::run(command).await,
             Command::Variable { command } => commands::variable::run(command).await,
+            Command::Block { command } => commands::block::run(command).await,
             Command::Config { command } => commands::config::run(command),
         }
     });

@@ -1,5 +1,8 @@
 //! A typed HTTP client for Weir's REST API, which is Prefect 3's: the same client talks to a Weir
-//! server or a real Prefect server. Used by the CLI, the SDK, the workers and the tests.
+//! server or a real Prefect server. Used by the CLI, the SDK, the workers and the tests. The
+//! blocks calls live in `blocks`.
+
+mod blocks;
 
 pub mod events;
 

@@ -5,7 +5,10 @@
 //! Both attributes keep the function's name and signature; only its body is wrapped. Options follow
 //! Prefect's names: `name`, `description`, `version`, `tags`, `retries`, `retry_delay_seconds` (a
 //! number or a list), `timeout_seconds`. A mistake in them is a compile error at its span.
+//!
+//! `#[derive(Block)]` (`block`) implements `weir_sdk::Block` for a configuration struct.
 
+mod block;
 mod expand;
 mod options;
 
@@ -25,6 +28,17 @@ pub fn flow(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(expand::Kind::Task, attr.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `weir_sdk::Block`: `#[block(slug = "...", name = "...")]` on the struct names its
+/// block type (defaults: the struct's name in kebab case, and in words) and `#[block(secret)]`
+/// marks a field the server masks. The struct must also derive `Serialize`, `Deserialize` and
+/// `schemars::JsonSchema`.
+#[proc_macro_derive(Block, attributes(block))]
+pub fn derive_block(item: TokenStream) -> TokenStream {
+    block::expand(item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

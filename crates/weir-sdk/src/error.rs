@@ -28,6 +28,12 @@ pub enum Error {
     /// The function ran longer than its `timeout_seconds`; the run is Failed, named TimedOut.
     #[error("timed out after {seconds} s")]
     TimedOut { seconds: f64 },
+    /// A block document with this name already exists (save with `overwrite` to replace it).
+    #[error("block {block} already exists")]
+    BlockNameTaken { block: String },
+    /// A block document's data does not fit the block's type (or the block is not a JSON object).
+    #[error("block {block}: {message}")]
+    BlockData { block: String, message: String },
     /// A task that returns a plain value failed in another way (used when re-raising in a flow).
     #[error("task {task} failed: {message}")]
     TaskFailed { task: String, message: String },

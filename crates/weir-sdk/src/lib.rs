@@ -27,10 +27,14 @@
 //! returning a plain value fails only by panicking, and a failed call panics in its caller.
 //! Arguments must be `serde::Serialize` (a flow's become its run's parameters), and `Clone` when
 //! the function has retries, since each attempt gets its own copy.
+//!
+//! Configuration types derive [`Block`] to be saved on and loaded from the server as Prefect
+//! blocks (see the `blocks` module docs on the trait).
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod blocks;
 mod cache;
 mod config;
 mod context;
@@ -49,6 +53,7 @@ mod results;
 mod task;
 mod task_run;
 
+pub use blocks::Block;
 pub use cache::{CacheKeyContext, CacheKeyFn, CachePolicy};
 pub use config::{with_api, ApiConfig};
 pub use error::{Error, Result};
@@ -57,7 +62,7 @@ pub use options::{CallError, FlowFn, FlowWith, Options, TaskFn, TaskWith};
 pub use results::ResultMetadata;
 /// Derive `schemars::JsonSchema` on parameter types to describe them in a flow's parameter schema.
 pub use schemars;
-pub use weir_macros::{flow, task};
+pub use weir_macros::{flow, task, Block};
 
 /// The id of the flow run whose body is executing, if any (Prefect's
 /// `prefect.runtime.flow_run.id`).

@@ -1,5 +1,6 @@
 //! One module per top-level verb of the `weir` command.
 
+pub mod block;
 pub mod config;
 pub mod deployment;
 pub mod flow_run;

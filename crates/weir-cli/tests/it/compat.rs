@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use std::process::Command;
 use weir_testkit::backend_test;
 
-/// The virtualenv holding `prefect==3.9.1` (`.ci/run` creates it).
+/// The virtualenv holding `prefect==3.9.1` and `prefect-kubernetes==0.8.0` (`.ci/run` creates it).
 fn prefect_python() -> PathBuf {
     let venv = std::env::var("WEIR_PREFECT_VENV")
         .unwrap_or_else(|_| "/var/cache/weir/prefect-venv".into());
     let python = PathBuf::from(venv).join("bin/python");
     assert!(
         python.exists(),
-        "{} is missing: run .ci/run, or `python3 -m venv DIR && DIR/bin/pip install prefect==3.9.1` and set WEIR_PREFECT_VENV=DIR",
+        "{} is missing: run .ci/run, or `python3 -m venv DIR && DIR/bin/pip install prefect==3.9.1 prefect-kubernetes==0.8.0` and set WEIR_PREFECT_VENV=DIR",
         python.display()
     );
     python
@@ -72,6 +72,30 @@ async fn the_prefect_process_worker_runs_and_cancels_deployments_on_weir() {
         "worker compat check failed:\n{stdout}\n{stderr}"
     );
 }
+
+// `prefect block register -m prefect_kubernetes` against `weir server start` on each backend
+// finds Weir's built-in Kubernetes blocks, and the Python client saves and loads a
+// KubernetesClusterConfig, KubernetesCredentials nesting it, and a Secret
+// (`tests/compat/prefect_blocks_check.py` asserts the details).
+backend_test!(
+    prefect_kubernetes_blocks_register_save_and_load_on_weir,
+    |db| {
+        let server = start_server(&["--database-url", &db.url()], &[]);
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/compat/prefect_blocks_check.py");
+        let output = Command::new(prefect_python())
+            .arg(script)
+            .env("PREFECT_API_URL", &server.api_url)
+            .output()
+            .expect("run the Prefect blocks compat script");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stdout.contains("blocks compat: ok"),
+            "blocks compat check failed:\n{stdout}\n{stderr}"
+        );
+    }
+);
 
 /// A fresh folder for `PREFECT_HOME`, so the test never reads a developer's Prefect profile.
 fn tempfile_dir() -> PathBuf {

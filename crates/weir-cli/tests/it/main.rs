@@ -1,7 +1,9 @@
 //! Tests of the `weir` binary as users run it: `weir server start` on each backend, its errors, the
-//! API verbs (`work-pool`, `work-queue`, `deployment`, `flow-run`, `variable`, `config`), and the real
-//! Prefect 3.9.1 client running a flow against it, and the Kubernetes worker against the simulator.
+//! API verbs (`work-pool`, `work-queue`, `deployment`, `flow-run`, `variable`, `block`, `config`), the
+//! real Prefect 3.9.1 client (and prefect-kubernetes 0.8.0's blocks) against it, and the Kubernetes
+//! worker against the simulator.
 
+mod cli_blocks;
 mod cli_runs;
 mod cli_verbs;
 mod compat;

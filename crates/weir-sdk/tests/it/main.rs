@@ -1,6 +1,7 @@
 //! The SDK against real Weir servers on SQLite and PostgreSQL: flows and tasks called as Rust
 //! functions, their runs read back through the API.
 
+mod blocks;
 mod entry;
 mod features;
 mod flows;

@@ -1,0 +1,9 @@
+use weir_sdk::Block;
+
+#[derive(Block)]
+enum Choice {
+    A,
+    B,
+}
+
+fn main() {}
