@@ -91,14 +91,14 @@ fn env_names(job: &PreparedJob) -> Vec<String> {
         .collect()
 }
 
-/// prefect-kubernetes 0.8.0's own rendering of a sample run
-/// (`shared/reference/prefect-kubernetes-sample-rendered-job.json`) is what Weir renders, but
+/// prefect-kubernetes 0.8.0's own rendering of a sample run (`tests/reference/`, as the real worker
+/// code produced it) is what Weir renders, but
 /// for the `managed-by`/`part-of`/version labels, which name Weir, and the API key, which
 /// Weir's sample worker does not have.
 #[test]
 fn the_reference_sample_renders_as_prefect_kubernetes_renders_it() {
     let reference: Value = serde_json::from_str(include_str!(
-        "../../../../../shared/reference/prefect-kubernetes-sample-rendered-job.json"
+        "../../tests/reference/prefect-kubernetes-sample-rendered-job.json"
     ))
     .unwrap();
     let job = prepared(

@@ -4,8 +4,8 @@
 //! access and the RBAC preflight on their own.
 
 mod cluster;
-mod preflight;
 mod prefect;
+mod preflight;
 
 use k8s_openapi::api::batch::v1::Job as KubeJob;
 use k8s_openapi::api::core::v1::Pod;

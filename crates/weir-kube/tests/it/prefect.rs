@@ -14,9 +14,12 @@ async fn weirs_kubernetes_worker_serves_a_pool_made_by_prefects_cli_on_a_prefect
         let url = prefect.api_url();
         move || {
             std::process::Command::new(venv.join("bin/prefect"))
-                .args(["work-pool", "create", "prefect-made", "--type", "kubernetes"])
+                .args(["work-pool", "create", "cli-made", "--type", "kubernetes"])
                 .env("PREFECT_API_URL", url)
-                .env("PREFECT_HOME", std::env::temp_dir().join(format!("pfx-{}", Uuid::new_v4())))
+                .env(
+                    "PREFECT_HOME",
+                    std::env::temp_dir().join(format!("pfx-{}", Uuid::new_v4())),
+                )
                 .output()
                 .unwrap()
         }
@@ -25,11 +28,12 @@ async fn weirs_kubernetes_worker_serves_a_pool_made_by_prefects_cli_on_a_prefect
     .unwrap();
     assert!(
         created.status.success(),
-        "prefect work-pool create: {}",
+        "prefect work-pool create: {} {}",
+        String::from_utf8_lossy(&created.stdout),
         String::from_utf8_lossy(&created.stderr)
     );
     let api = Client::new(&prefect.api_url(), Auth::None);
-    let pool = api.read_work_pool("prefect-made").await.unwrap();
+    let pool = api.read_work_pool("cli-made").await.unwrap();
     assert_eq!(pool.pool_type, "kubernetes");
     let reference: Value =
         serde_json::from_str(weir_core::job_template::KUBERNETES_DEFAULT_JSON).unwrap();
@@ -43,7 +47,7 @@ async fn weirs_kubernetes_worker_serves_a_pool_made_by_prefects_cli_on_a_prefect
     sim.set_scenario("registry.local/weir-flows*", Scenario::RunLocal);
     let mut settings = KubernetesSettings::new(prefect.api_url(), Auth::None);
     settings.delete_grace = Duration::from_secs(1);
-    let mut config = WorkerConfig::new(prefect.api_url(), "prefect-made");
+    let mut config = WorkerConfig::new(prefect.api_url(), "cli-made");
     config.poll_seconds = 1.0;
     let worker = Worker::new(
         config,
@@ -59,7 +63,7 @@ async fn weirs_kubernetes_worker_serves_a_pool_made_by_prefects_cli_on_a_prefect
     });
     let flow = api.create_flow("ok-flow").await.unwrap();
     let body = json!({
-        "name": "k8s", "flow_id": flow.id, "work_pool_name": "prefect-made",
+        "name": "k8s", "flow_id": flow.id, "work_pool_name": "cli-made",
         "entrypoint": flows_binary().display().to_string(),
         "job_variables": {"image": IMAGE},
     });
@@ -70,7 +74,10 @@ async fn weirs_kubernetes_worker_serves_a_pool_made_by_prefects_cli_on_a_prefect
     let (_, run) = api
         .request(
             Method::POST,
-            &format!("/deployments/{}/create_flow_run", deployment["id"].as_str().unwrap()),
+            &format!(
+                "/deployments/{}/create_flow_run",
+                deployment["id"].as_str().unwrap()
+            ),
             Some(&json!({"parameters": {"n": 1}})),
         )
         .await
@@ -86,7 +93,12 @@ async fn weirs_kubernetes_worker_serves_a_pool_made_by_prefects_cli_on_a_prefect
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let run = last.expect("the run ended");
-    assert_eq!(run.state_type, Some(StateType::Completed), "{:?}", run.state);
+    assert_eq!(
+        run.state_type,
+        Some(StateType::Completed),
+        "{:?}",
+        run.state
+    );
     assert!(run
         .infrastructure_pid
         .as_deref()
