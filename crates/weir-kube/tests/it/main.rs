@@ -624,3 +624,24 @@ async fn submitting_twice_creates_one_job() {
         .unwrap();
     assert_eq!(rig.jobs_of(other).await.len(), 1);
 }
+
+/// Watches that break, and come back too late for the server's history (410 Gone, then a
+/// relist), lose no run and duplicate no Job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_watches_and_expired_resource_versions_lose_nothing() {
+    let rig = Rig::new().await;
+    let _worker = rig.worker("k8s", "kw1", rig.kube());
+    rig.wait_for_pool("k8s").await;
+    let sleepy = rig.deploy("k8s", "sleepy-flow", json!({})).await;
+    let run = rig.run(&sleepy, json!({"seconds": 2})).await;
+    rig.wait_for(run.id, StateType::Running).await;
+    rig.sim.set_history_window(1);
+    rig.sim.faults().drop_watches();
+    let done = rig.wait_for(run.id, StateType::Completed).await;
+    assert_eq!(done.run_count, 1);
+    assert_eq!(rig.jobs_of(run.id).await.len(), 1);
+    rig.sim.faults().drop_watches();
+    let again = rig.run(&sleepy, json!({"seconds": 0.1})).await;
+    rig.wait_for(again.id, StateType::Completed).await;
+    assert_eq!(rig.jobs_of(again.id).await.len(), 1);
+}
