@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod blocks;
 mod deployments;
+mod paginate;
 mod variables;
 mod websockets;
 mod work_pools;
