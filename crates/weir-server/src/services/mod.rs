@@ -3,6 +3,7 @@
 
 pub(crate) mod late_runs;
 pub(crate) mod scheduler;
+pub(crate) mod zombies;
 
 use std::future::Future;
 use std::time::Duration;

@@ -7,6 +7,7 @@ mod bad_input;
 mod blocks;
 mod deployments;
 mod paginate;
+mod services;
 mod variables;
 mod websockets;
 mod work_pools;
