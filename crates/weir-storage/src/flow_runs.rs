@@ -339,6 +339,33 @@ impl Store {
             .collect()
     }
 
+    /// Subflow runs, not in a final state, of CANCELLED flow runs (a subflow run's parent is the flow
+    /// run of its `parent_task_run_id`).
+    pub async fn unfinished_subflows_of_cancelled_runs(&self, limit: i64) -> Result<Vec<FlowRun>> {
+        let rows: Vec<(String,)> = on_pool!(read &self.db, pool => sqlx::query_as(
+            "SELECT child.doc FROM flow_run child \
+             JOIN task_run t ON t.id = child.parent_task_run_id \
+             JOIN flow_run parent ON parent.id = t.flow_run_id \
+             WHERE parent.state_type = 'CANCELLED' AND (child.state_type IS NULL OR \
+             child.state_type NOT IN ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')) \
+             ORDER BY child.created LIMIT $1")
+            .bind(limit).fetch_all(pool).await)?;
+        rows.iter().map(|(doc,)| decode_run(doc)).collect()
+    }
+
+    /// CANCELLING flow runs no worker will cancel: no deployment (so no worker polls for them).
+    /// The caller also checks `infrastructure_pid`, which only the document holds.
+    pub async fn cancelling_flow_runs_without_deployment(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<FlowRun>> {
+        let rows: Vec<(String,)> = on_pool!(read &self.db, pool => sqlx::query_as(
+            "SELECT doc FROM flow_run WHERE state_type = 'CANCELLING' AND deployment_id IS NULL \
+             ORDER BY created LIMIT $1")
+            .bind(limit).fetch_all(pool).await)?;
+        rows.iter().map(|(doc,)| decode_run(doc)).collect()
+    }
+
     /// A flow run's state history, oldest first.
     pub async fn flow_run_states(&self, flow_run_id: Uuid) -> Result<Vec<State>> {
         self.run_states("flow_run_state", "flow_run_id", flow_run_id)

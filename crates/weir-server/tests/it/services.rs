@@ -13,6 +13,8 @@ async fn quick(db: &weir_testkit::TestDb) -> TestServer {
     let config = weir_server::ServerConfig {
         zombies_interval: Duration::from_millis(100),
         zombies_after: Duration::from_secs(1),
+        cancellation_cleanup_interval: Duration::from_millis(100),
+        cancelling_without_infrastructure_after: Duration::from_secs(1),
         ..weir_server::ServerConfig::default()
     };
     TestServer::start_with(weir_testkit::open(db).await, config).await
@@ -28,7 +30,8 @@ async fn running_run(c: &Client, flow: Uuid) -> String {
 
 async fn set_state(c: &Client, id: &str, state: Value) {
     let path = format!("/flow_runs/{id}/set_state");
-    let (status, answer) = call(c, Method::POST, &path, json!({"state": state})).await;
+    let body = json!({"state": state, "force": true});
+    let (status, answer) = call(c, Method::POST, &path, body).await;
     assert_eq!(status, 201, "{answer}");
 }
 
@@ -88,6 +91,93 @@ backend_test!(
             read(&c, &never_beat).await["state_type"],
             "RUNNING",
             "a run that never heartbeated is not judged by its silence"
+        );
+    }
+);
+
+/// Polls flow run `id` every 50 ms for up to 6 s until its state type is `want`; its last reading.
+async fn wait_for(c: &Client, id: &str, want: &str) -> Value {
+    let mut run = Value::Null;
+    for _ in 0..120 {
+        run = read(c, id).await;
+        if run["state_type"] == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    run
+}
+
+/// A subflow run of `parent`: the parent's task run standing for the call, and the child run
+/// pointing at it, set to `state`.
+async fn subflow(c: &Client, parent: &str, flow: Uuid, key: &str, state: &str) -> String {
+    let task = json!({"flow_run_id": parent, "task_key": key, "dynamic_key": "0", "name": key});
+    let (status, task) = call(c, Method::POST, "/task_runs/", task).await;
+    assert!(status < 300, "{task}");
+    let child = json!({"flow_id": flow, "parent_task_run_id": task["id"]});
+    let (_, child) = call(c, Method::POST, "/flow_runs/", child).await;
+    let id = child["id"].as_str().unwrap().to_owned();
+    set_state(c, &id, json!({"type": state})).await;
+    id
+}
+
+backend_test!(
+    subflows_of_a_cancelled_run_are_cancelled_but_finished_ones_kept,
+    |db| {
+        let server = quick(&db).await;
+        let c = client(&server);
+        let flow = c.create_flow("etl").await.unwrap().id;
+        let parent = running_run(&c, flow).await;
+        let going = subflow(&c, &parent, flow, "going", "RUNNING").await;
+        let done = subflow(&c, &parent, flow, "done", "COMPLETED").await;
+        let other_parent = running_run(&c, flow).await;
+        let unrelated = subflow(&c, &other_parent, flow, "unrelated", "RUNNING").await;
+
+        set_state(&c, &parent, json!({"type": "CANCELLED"})).await;
+        let child = wait_for(&c, &going, "CANCELLED").await;
+        assert_eq!(child["state_type"], "CANCELLED", "{child}");
+        assert_eq!(
+            child["state"]["message"],
+            "The parent flow run was cancelled."
+        );
+        assert_eq!(read(&c, &done).await["state_type"], "COMPLETED");
+        assert_eq!(read(&c, &unrelated).await["state_type"], "RUNNING");
+    }
+);
+
+backend_test!(
+    a_run_left_cancelling_with_nobody_to_stop_it_is_cancelled,
+    |db| {
+        let server = quick(&db).await;
+        let c = client(&server);
+        let flow = c.create_flow("etl").await.unwrap().id;
+        let orphan = running_run(&c, flow).await;
+        let held = running_run(&c, flow).await;
+        let path = format!("/flow_runs/{held}");
+        let (status, answer) = call(
+            &c,
+            Method::PATCH,
+            &path,
+            json!({"infrastructure_pid": "4242"}),
+        )
+        .await;
+        assert_eq!(status, 204, "{answer}");
+        set_state(&c, &orphan, json!({"type": "CANCELLING"})).await;
+        set_state(&c, &held, json!({"type": "CANCELLING"})).await;
+
+        let run = wait_for(&c, &orphan, "CANCELLED").await;
+        assert_eq!(run["state_type"], "CANCELLED", "{run}");
+        assert!(
+            run["state"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no worker"),
+            "{run}"
+        );
+        assert_eq!(
+            read(&c, &held).await["state_type"],
+            "CANCELLING",
+            "its infrastructure's owner confirms the cancellation"
         );
     }
 );
