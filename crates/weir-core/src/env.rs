@@ -41,6 +41,11 @@ pub const PREFECT_RESULTS_PERSIST_BY_DEFAULT: &str = "PREFECT_RESULTS_PERSIST_BY
 pub const WEIR_LOGGING_LEVEL: &str = "WEIR_LOGGING_LEVEL";
 /// Prefect's name for the run-log level.
 pub const PREFECT_LOGGING_LEVEL: &str = "PREFECT_LOGGING_LEVEL";
+/// Seconds between the `prefect.flow-run.heartbeat` events of a running flow run (default 30;
+/// 0 turns heartbeats off).
+pub const WEIR_FLOW_RUN_HEARTBEAT_SECONDS: &str = "WEIR_FLOW_RUN_HEARTBEAT_SECONDS";
+/// Prefect's name for the flow-run heartbeat interval.
+pub const PREFECT_RUNNER_HEARTBEAT_FREQUENCY: &str = "PREFECT_RUNNER_HEARTBEAT_FREQUENCY";
 
 /// The first of `names` set to a non-blank value, trimmed.
 pub fn first_set(names: &[&str]) -> Option<String> {

@@ -224,6 +224,51 @@ fn resource(pairs: &[(&str, String)]) -> Resource {
         .collect()
 }
 
+/// The event a running flow run emits every few seconds (Prefect 3's runner heartbeat); the
+/// server's zombies service crashes RUNNING runs whose heartbeats stop.
+pub const FLOW_RUN_HEARTBEAT: &str = "prefect.flow-run.heartbeat";
+
+/// A `prefect.flow-run.heartbeat` event for flow run `id` named `name`, occurring `now`, shaped as
+/// Prefect's runner emits it (the run as resource, its flow as a related resource).
+pub fn flow_run_heartbeat_event(
+    id: Uuid,
+    name: &str,
+    flow_id: Uuid,
+    flow_name: &str,
+    now: Timestamp,
+    event_id: Uuid,
+) -> Event {
+    Event {
+        occurred: now,
+        event: FLOW_RUN_HEARTBEAT.into(),
+        resource: resource(&[
+            ("prefect.resource.id", format!("prefect.flow-run.{id}")),
+            ("prefect.resource.name", name.into()),
+        ]),
+        related: vec![resource(&[
+            ("prefect.resource.id", format!("prefect.flow.{flow_id}")),
+            ("prefect.resource.role", "flow".into()),
+            ("prefect.resource.name", flow_name.into()),
+        ])],
+        payload: Map::new(),
+        id: event_id,
+        follows: None,
+        received: None,
+    }
+}
+
+/// The flow run a `prefect.flow-run.heartbeat` event is about, if it is one.
+pub fn heartbeat_flow_run(event: &Event) -> Option<Uuid> {
+    if event.event != FLOW_RUN_HEARTBEAT {
+        return None;
+    }
+    event
+        .resource_id()
+        .strip_prefix("prefect.flow-run.")?
+        .parse()
+        .ok()
+}
+
 /// The `prefect.flow-run.<StateName>` event the server emits when it writes a flow-run state.
 /// `follows` links it to the event of the previous state.
 pub fn flow_run_state_event(

@@ -9,6 +9,8 @@
 //! A flow called inside another flow is a subflow: its parent flow run gets a task run standing
 //! for the call (created over REST, as Prefect does), the child flow run points at it with
 //! `parent_task_run_id`, and the server mirrors the child's states onto it.
+//!
+//! While the body runs, the flow run sends heartbeat events (`heartbeat`), subflows too.
 
 use crate::config::ApiConfig;
 use crate::context::{FlowContext, Reporters, RunIdentity};
@@ -131,12 +133,24 @@ impl<T> FlowCall<'_, T> {
             propose(client, run.id, StateCreate::of_type(StateType::Running)).await?;
             run_count += 1;
             let context = self.context(&flow, &run, run_count, reporters);
+            let beating = crate::heartbeat::Beating {
+                flow_run_id: run.id,
+                flow_run_name: run.name.clone(),
+                flow_id: flow.id,
+                flow_name: flow.name.clone(),
+            };
+            let heartbeat = crate::heartbeat::Heartbeat::start(
+                &reporters.events,
+                beating,
+                crate::heartbeat::interval(),
+            );
             let outcome = context
                 .clone()
                 .scope(attempt(self.options.timeout_seconds, body()))
                 .await;
             // Submitted calls finish, and their states reach the server, before the flow's does.
             context.submitted.wait_idle().await;
+            drop(heartbeat);
             reporters.events.flush(DELIVERY_LIMIT).await;
             let failure = match outcome {
                 Ok(value) => {

@@ -46,6 +46,7 @@ mod error;
 mod events;
 mod flow;
 mod handles;
+mod heartbeat;
 pub mod logging;
 mod options;
 mod probes;

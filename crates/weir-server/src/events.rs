@@ -1,7 +1,8 @@
 //! The event pipeline: every event (from `/events/in`, `POST /events`, or emitted by the server on a
 //! flow-run state change) enters one channel; a single background loop drains it in batches, stores
 //! the batch, then feeds `prefect.task-run.*` events to the task-run recorder (in the same batch, so
-//! task runs appear within milliseconds), and broadcasts each event to the `/events/out` subscribers.
+//! task runs appear within milliseconds), records `prefect.flow-run.heartbeat` times for the zombies
+//! service, and broadcasts each event to the `/events/out` subscribers.
 //!
 //! Batching is natural rather than timed: the loop takes whatever has queued up while the previous
 //! batch was being written, so an idle server writes each event at once and a busy one writes
@@ -127,6 +128,17 @@ impl EventPipeline {
         }
         if let Err(err) = self.store.record_task_run_events(&batch).await {
             tracing::error!(error = %err, events = batch.len(), "task-run recorder failed");
+        }
+        // Heartbeats are timed by the server's clock (`received`), so a client's skewed clock
+        // cannot make its run look silent, or alive.
+        let beats: Vec<_> = batch
+            .iter()
+            .filter_map(|e| Some((weir_core::events::heartbeat_flow_run(e)?, e.received?)))
+            .collect();
+        if !beats.is_empty() {
+            if let Err(err) = self.store.record_flow_run_heartbeats(&beats).await {
+                tracing::error!(error = %err, "recording flow-run heartbeats failed");
+            }
         }
         for event in batch {
             // No subscribers is fine: nobody is listening.

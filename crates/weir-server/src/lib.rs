@@ -33,6 +33,17 @@ pub struct ServerConfig {
     pub scheduler_interval: std::time::Duration,
     /// How long past its scheduled time a run waits before it is marked Late (Prefect: 15 s).
     pub late_runs_after: std::time::Duration,
+    /// How often the zombies service looks for RUNNING flow runs whose heartbeats stopped.
+    pub zombies_interval: std::time::Duration,
+    /// How long a RUNNING flow run that has heartbeated may go without a heartbeat before it is
+    /// set CRASHED (Prefect's automation: 90 s, three missed 30 s beats).
+    pub zombies_after: std::time::Duration,
+    /// How often the cancellation cleanup runs (cancels subflows of cancelled runs, and runs left
+    /// CANCELLING with nobody to stop them).
+    pub cancellation_cleanup_interval: std::time::Duration,
+    /// How long a run without a deployment or `infrastructure_pid` may stay CANCELLING before
+    /// the cleanup sets it CANCELLED.
+    pub cancelling_without_infrastructure_after: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +52,10 @@ impl Default for ServerConfig {
             auth_string: None,
             scheduler_interval: std::time::Duration::from_secs(10),
             late_runs_after: std::time::Duration::from_secs(15),
+            zombies_interval: std::time::Duration::from_secs(20),
+            zombies_after: std::time::Duration::from_secs(90),
+            cancellation_cleanup_interval: std::time::Duration::from_secs(20),
+            cancelling_without_infrastructure_after: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -147,7 +162,51 @@ fn spawn_services(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         })
         .await;
     });
-    vec![spawn_scheduler(state), late_runs]
+    vec![
+        spawn_scheduler(state),
+        late_runs,
+        spawn_zombies(state),
+        spawn_cancellation_cleanup(state),
+    ]
+}
+
+/// Starts the cancellation cleanup (subflows of cancelled runs, runs stuck CANCELLING).
+fn spawn_cancellation_cleanup(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let store = state.store.clone();
+    let events = state.events.clone();
+    let every = state.config.cancellation_cleanup_interval;
+    let after = state.config.cancelling_without_infrastructure_after;
+    tokio::spawn(async move {
+        let never = tokio::sync::Notify::new();
+        services::supervise("cancellation cleanup", every, &never, move || {
+            let (store, events) = (store.clone(), events.clone());
+            async move {
+                services::cancellation_cleanup::clean_up(&store, &events, after)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await;
+    })
+}
+
+/// Starts the zombies service (RUNNING runs whose heartbeats stopped become CRASHED).
+fn spawn_zombies(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let store = state.store.clone();
+    let events = state.events.clone();
+    let (every, after) = (state.config.zombies_interval, state.config.zombies_after);
+    tokio::spawn(async move {
+        let never = tokio::sync::Notify::new();
+        services::supervise("zombies", every, &never, move || {
+            let (store, events) = (store.clone(), events.clone());
+            async move {
+                services::zombies::crash_zombies(&store, &events, after)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await;
+    })
 }
 
 /// Starts the scheduler loop on the current runtime.

@@ -306,6 +306,66 @@ impl Store {
         rows.iter().map(|(doc,)| decode_run(doc)).collect()
     }
 
+    /// Records flow runs' heartbeats: each run's last heartbeat moves to the given time if later.
+    pub async fn record_flow_run_heartbeats(&self, beats: &[(Uuid, Timestamp)]) -> Result<()> {
+        for (id, at) in beats {
+            on_pool!(&self.db, pool => sqlx::query(
+                "INSERT INTO flow_run_heartbeat (flow_run_id, last_heartbeat) VALUES ($1, $2) \
+                 ON CONFLICT (flow_run_id) DO UPDATE SET last_heartbeat = excluded.last_heartbeat \
+                 WHERE excluded.last_heartbeat > flow_run_heartbeat.last_heartbeat")
+                .bind(id.to_string()).bind(at.to_canonical()).execute(pool).await.map(|_| ()))?;
+        }
+        Ok(())
+    }
+
+    /// RUNNING flow runs that have heartbeated and whose last heartbeat is before `cutoff`, with
+    /// that heartbeat's time, oldest first.
+    pub async fn silent_running_flow_runs(
+        &self,
+        cutoff: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<(FlowRun, Timestamp)>> {
+        let rows: Vec<(String, String)> = on_pool!(read &self.db, pool => sqlx::query_as(
+            "SELECT fr.doc, h.last_heartbeat FROM flow_run fr \
+             JOIN flow_run_heartbeat h ON h.flow_run_id = fr.id \
+             WHERE fr.state_type = 'RUNNING' AND h.last_heartbeat < $1 \
+             ORDER BY h.last_heartbeat LIMIT $2")
+            .bind(cutoff.to_canonical()).bind(limit).fetch_all(pool).await)?;
+        rows.iter()
+            .map(|(doc, beat)| {
+                let at: Timestamp = serde_json::from_value(beat.as_str().into())?;
+                Ok((decode_run(doc)?, at))
+            })
+            .collect()
+    }
+
+    /// Subflow runs, not in a final state, of CANCELLED flow runs (a subflow run's parent is the flow
+    /// run of its `parent_task_run_id`).
+    pub async fn unfinished_subflows_of_cancelled_runs(&self, limit: i64) -> Result<Vec<FlowRun>> {
+        let rows: Vec<(String,)> = on_pool!(read &self.db, pool => sqlx::query_as(
+            "SELECT child.doc FROM flow_run child \
+             JOIN task_run t ON t.id = child.parent_task_run_id \
+             JOIN flow_run parent ON parent.id = t.flow_run_id \
+             WHERE parent.state_type = 'CANCELLED' AND (child.state_type IS NULL OR \
+             child.state_type NOT IN ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')) \
+             ORDER BY child.created LIMIT $1")
+            .bind(limit).fetch_all(pool).await)?;
+        rows.iter().map(|(doc,)| decode_run(doc)).collect()
+    }
+
+    /// CANCELLING flow runs no worker will cancel: no deployment (so no worker polls for them).
+    /// The caller also checks `infrastructure_pid`, which only the document holds.
+    pub async fn cancelling_flow_runs_without_deployment(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<FlowRun>> {
+        let rows: Vec<(String,)> = on_pool!(read &self.db, pool => sqlx::query_as(
+            "SELECT doc FROM flow_run WHERE state_type = 'CANCELLING' AND deployment_id IS NULL \
+             ORDER BY created LIMIT $1")
+            .bind(limit).fetch_all(pool).await)?;
+        rows.iter().map(|(doc,)| decode_run(doc)).collect()
+    }
+
     /// A flow run's state history, oldest first.
     pub async fn flow_run_states(&self, flow_run_id: Uuid) -> Result<Vec<State>> {
         self.run_states("flow_run_state", "flow_run_id", flow_run_id)

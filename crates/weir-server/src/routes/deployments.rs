@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/deployments", post(create_deployment))
         .route("/deployments/filter", post(filter_deployments))
         .route("/deployments/count", post(count_deployments))
+        .route("/deployments/paginate", post(paginate_deployments))
         .route(
             "/deployments/name/{flow}/{name}",
             get(read_deployment_by_name),
@@ -148,6 +149,19 @@ pub(crate) async fn count_deployments(
 ) -> ApiResult<Json<usize>> {
     let body = body.map_or(Value::Null, |Json(b)| b);
     Ok(Json(matching(&state, &body).await?.len()))
+}
+
+/// A page of the deployments matching a filter, with how many match and how many pages they fill.
+#[utoipa::path(post, path = "/api/deployments/paginate", tag = "Deployments", request_body = Object,
+    responses((status = 200, body = Object, description = "`{results, count, limit, pages, page}`")))]
+pub(crate) async fn paginate_deployments(
+    State(state): State<AppState>,
+    ApiJson(mut body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let page = super::PageRequest::take(&mut body)?;
+    let all = matching(&state, &body).await?;
+    let count = all.len() as i64;
+    Ok(Json(page.answer(super::page(all, &body), count)))
 }
 
 /// Updates a deployment.

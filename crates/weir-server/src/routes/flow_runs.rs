@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/flow_runs", post(create_flow_run))
         .route("/flow_runs/filter", post(filter_flow_runs))
         .route("/flow_runs/count", post(count_flow_runs))
+        .route("/flow_runs/paginate", post(paginate_flow_runs))
         .route(
             "/flow_runs/{id}",
             get(read_flow_run)
@@ -128,6 +129,20 @@ pub(crate) async fn count_flow_runs(
     ApiJson(body): ApiJson<RunFilterBody>,
 ) -> ApiResult<Json<i64>> {
     Ok(Json(state.store.count_flow_runs(&body).await?))
+}
+
+/// A page of the flow runs matching a filter, with how many match and how many pages they fill.
+#[utoipa::path(post, path = "/api/flow_runs/paginate", tag = "Flow Runs", request_body = Object,
+    responses((status = 200, body = Object, description = "`{results, count, limit, pages, page}`")))]
+pub(crate) async fn paginate_flow_runs(
+    State(state): State<AppState>,
+    ApiJson(mut body): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let page = super::PageRequest::take(&mut body)?;
+    let filter: RunFilterBody = crate::error::parse_json(body.to_string().as_bytes())?;
+    let count = state.store.count_flow_runs(&filter).await?;
+    let results = state.store.filter_flow_runs(&filter).await?;
+    Ok(Json(page.answer(results, count)))
 }
 
 /// Proposes a state. 201 when the proposal was accepted and written, 200 for REJECT/WAIT/ABORT.

@@ -17,6 +17,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/flows", post(create_flow))
         .route("/flows/filter", post(filter_flows))
         .route("/flows/count", post(count_flows))
+        .route("/flows/paginate", post(paginate_flows))
         .route("/flows/name/{name}", get(read_flow_by_name))
         .route(
             "/flows/{id}",
@@ -81,6 +82,20 @@ pub(crate) async fn count_flows(
     ApiJson(body): ApiJson<RunFilterBody>,
 ) -> ApiResult<Json<i64>> {
     Ok(Json(state.store.count_flows(&body).await?))
+}
+
+/// A page of the flows matching a filter, with how many match and how many pages they fill.
+#[utoipa::path(post, path = "/api/flows/paginate", tag = "Flows", request_body = Object,
+    responses((status = 200, body = Object, description = "`{results, count, limit, pages, page}`")))]
+pub(crate) async fn paginate_flows(
+    State(state): State<AppState>,
+    ApiJson(mut body): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let page = super::PageRequest::take(&mut body)?;
+    let filter: RunFilterBody = crate::error::parse_json(body.to_string().as_bytes())?;
+    let count = state.store.count_flows(&filter).await?;
+    let results = state.store.filter_flows(&filter).await?;
+    Ok(Json(page.answer(results, count)))
 }
 
 /// Updates a flow's tags and labels.

@@ -1,8 +1,10 @@
 //! The server's background services, each a supervised loop: an iteration that fails is logged
 //! and the loop goes on at its next tick; one that panics is caught the same way.
 
+pub(crate) mod cancellation_cleanup;
 pub(crate) mod late_runs;
 pub(crate) mod scheduler;
+pub(crate) mod zombies;
 
 use std::future::Future;
 use std::time::Duration;

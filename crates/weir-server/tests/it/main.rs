@@ -6,6 +6,8 @@ mod auth;
 mod bad_input;
 mod blocks;
 mod deployments;
+mod paginate;
+mod services;
 mod variables;
 mod websockets;
 mod work_pools;
