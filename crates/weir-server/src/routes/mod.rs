@@ -4,6 +4,7 @@
 pub(crate) mod admin;
 pub(crate) mod block_documents;
 pub(crate) mod blocks;
+pub(crate) mod concurrency_limits;
 pub(crate) mod deployments;
 pub(crate) mod events;
 pub(crate) mod flow_runs;
@@ -55,6 +56,7 @@ pub fn api() -> Router<AppState> {
         .merge(work_pools::routes())
         .merge(deployments::routes())
         .merge(variables::routes())
+        .merge(concurrency_limits::routes())
         .merge(blocks::routes())
         .merge(block_documents::routes())
 }
