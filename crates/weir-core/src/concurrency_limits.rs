@@ -311,6 +311,10 @@ impl ConcurrencyLimitV2 {
     }
 
     /// Writes the decay accrued up to `now` into the counters.
+    pub fn settle_at(&mut self, now: Timestamp) {
+        self.settle(now);
+    }
+
     fn settle(&mut self, now: Timestamp) {
         self.active_slots = self.active_slots_at(now);
         self.denied_slots = self.denied_slots_at(now);
@@ -421,6 +425,63 @@ pub fn release(
             }
         }
     }
+}
+
+/// The prefix of the global limit that stands for a tag's (v1) concurrency limit, as in Prefect
+/// 3.9.1, which keeps v1 limits as v2 limits named `tag:{tag}`.
+pub const TAG_PREFIX: &str = "tag:";
+
+/// The name of the global limit behind `tag`'s concurrency limit.
+pub fn tag_limit_name(tag: &str) -> String {
+    format!("{TAG_PREFIX}{tag}")
+}
+
+/// Body of `POST /concurrency_limits/` (v1): create or update the limit of a tag.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrencyLimitCreate {
+    pub tag: String,
+    pub concurrency_limit: i64,
+}
+
+impl ConcurrencyLimitCreate {
+    /// The offending field and why, if the body breaks Prefect's rules.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        check_name(&self.tag).map_err(|m| ("tag", m))?;
+        non_negative("concurrency_limit", Some(self.concurrency_limit))
+    }
+}
+
+/// A tag's concurrency limit (v1): `active_slots` lists the task runs holding a slot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConcurrencyLimit {
+    pub id: Uuid,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+    pub tag: String,
+    pub concurrency_limit: i64,
+    pub active_slots: Vec<Uuid>,
+}
+
+impl ConcurrencyLimit {
+    /// The v1 view of a `tag:` global limit and its holders; `None` for other limits.
+    pub fn from_v2(limit: &ConcurrencyLimitV2, holders: Vec<Uuid>) -> Option<ConcurrencyLimit> {
+        let tag = limit.name.strip_prefix(TAG_PREFIX)?;
+        Some(ConcurrencyLimit {
+            id: limit.id,
+            created: limit.created,
+            updated: limit.updated,
+            tag: tag.to_owned(),
+            concurrency_limit: limit.limit,
+            active_slots: holders,
+        })
+    }
+}
+
+/// Body of `POST /concurrency_limits/tag/{tag}/reset`: the task runs to hold the slots afterwards.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct ResetBody {
+    pub slot_override: Option<Vec<Uuid>>,
 }
 
 #[cfg(test)]

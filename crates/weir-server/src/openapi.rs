@@ -3,7 +3,7 @@
 
 use crate::routes::{
     admin, block_documents, blocks, concurrency_limits, deployments, events, flow_runs, flows,
-    logs, task_runs, variables, work_pools,
+    logs, tag_limits, task_runs, variables, work_pools,
 };
 use crate::AppState;
 use axum::Router;
@@ -102,6 +102,13 @@ use utoipa_swagger_ui::SwaggerUi;
         concurrency_limits::delete_limit,
         concurrency_limits::increment_slots,
         concurrency_limits::decrement_slots,
+        tag_limits::upsert_tag_limit,
+        tag_limits::read_tag_limit_by_id,
+        tag_limits::read_tag_limit,
+        tag_limits::filter_tag_limits,
+        tag_limits::delete_tag_limit,
+        tag_limits::delete_tag_limit_by_id,
+        tag_limits::reset_tag_limit,
         blocks::create_block_type,
         blocks::read_block_type,
         blocks::read_block_type_by_slug,

@@ -10,6 +10,7 @@ pub(crate) mod events;
 pub(crate) mod flow_runs;
 pub(crate) mod flows;
 pub(crate) mod logs;
+pub(crate) mod tag_limits;
 pub(crate) mod task_runs;
 pub(crate) mod variables;
 pub(crate) mod work_pools;
@@ -57,6 +58,7 @@ pub fn api() -> Router<AppState> {
         .merge(deployments::routes())
         .merge(variables::routes())
         .merge(concurrency_limits::routes())
+        .merge(tag_limits::routes())
         .merge(blocks::routes())
         .merge(block_documents::routes())
 }

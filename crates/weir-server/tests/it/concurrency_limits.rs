@@ -178,3 +178,74 @@ server_test!(global_limits_refuse_bad_input_naming_the_field, |server| {
     assert_eq!(status, 422);
     assert!(answer["detail"].as_str().unwrap().contains("limit"));
 });
+
+server_test!(tag_limits_over_http, |server| {
+    let c = client(&server);
+    let body = |n: i64| json!({"tag": "db", "concurrency_limit": n});
+    let (status, made) = call(&c, Method::POST, "/concurrency_limits/", body(2)).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["tag"], "db");
+    assert_eq!(made["active_slots"], json!([]));
+    let (status, updated) = call(&c, Method::POST, "/concurrency_limits/", body(3)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (updated["id"].clone(), updated["concurrency_limit"].clone()),
+        (made["id"].clone(), json!(3))
+    );
+    let id = made["id"].as_str().unwrap();
+    let (status, by_id) = call(
+        &c,
+        Method::GET,
+        &format!("/concurrency_limits/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(by_id["tag"], "db");
+    // The tag's limit is the global limit `tag:db`.
+    let (status, v2) = call(
+        &c,
+        Method::GET,
+        "/v2/concurrency_limits/tag:db",
+        Value::Null,
+    )
+    .await;
+    assert_eq!((status, v2["limit"].clone()), (200, json!(3)));
+
+    let holder = uuid::Uuid::new_v4();
+    let (status, _) = call(
+        &c,
+        Method::POST,
+        "/concurrency_limits/tag/db/reset",
+        json!({"slot_override": [holder]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, page) = call(&c, Method::POST, "/concurrency_limits/filter", json!({})).await;
+    assert_eq!(page[0]["active_slots"], json!([holder]));
+
+    let (status, answer) = call(
+        &c,
+        Method::POST,
+        "/concurrency_limits/",
+        json!({"tag": "x", "concurrency_limit": -1}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(answer["detail"]
+        .as_str()
+        .unwrap()
+        .contains("concurrency_limit"));
+
+    let (status, _) = call(
+        &c,
+        Method::DELETE,
+        "/concurrency_limits/tag/db",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, gone) = call(&c, Method::GET, "/concurrency_limits/tag/db", Value::Null).await;
+    assert_eq!(status, 404);
+    assert_eq!(gone["detail"], "Concurrency limit not found");
+});

@@ -2,8 +2,13 @@
 //! and slot accounting that neither loses updates nor overfills a limit under concurrent
 //! increments.
 
+use super::{flow, run_create};
 use serde_json::json;
-use weir_core::concurrency_limits::{ConcurrencyLimitV2Create, ConcurrencyLimitV2Update, SlotMode};
+use weir_core::concurrency_limits::{
+    ConcurrencyLimitCreate, ConcurrencyLimitV2Create, ConcurrencyLimitV2Update, SlotMode,
+};
+use weir_core::schemas::{SetStateStatus, TaskRunCreate};
+use weir_core::{StateCreate, StateType};
 use weir_storage::{Error, Increment, LimitKey, Store};
 use weir_testkit::storage_test;
 
@@ -156,3 +161,127 @@ storage_test!(
         ));
     }
 );
+
+/// A task run tagged `tags` in a RUNNING flow run.
+async fn tagged_task(store: &Store, flow_run: uuid::Uuid, key: &str, tags: &[&str]) -> uuid::Uuid {
+    let create: TaskRunCreate = serde_json::from_value(json!({
+        "flow_run_id": flow_run, "task_key": key, "dynamic_key": "0", "tags": tags
+    }))
+    .unwrap();
+    store.create_task_run(create).await.unwrap().0.id
+}
+
+async fn propose(store: &Store, task: uuid::Uuid, state: StateType) -> SetStateStatus {
+    store
+        .set_task_run_state(task, StateCreate::of_type(state), false)
+        .await
+        .unwrap()
+        .result
+        .status
+}
+
+storage_test!(
+    tag_limits_hold_task_runs_until_they_leave_running,
+    |store| {
+        let flow_id = flow(&store, "f").await;
+        let (run, _) = store.create_flow_run(run_create(flow_id)).await.unwrap();
+        store
+            .set_flow_run_state(run.id, StateCreate::of_type(StateType::Running), false)
+            .await
+            .unwrap();
+        let limit = |tag: &str, n: i64| -> ConcurrencyLimitCreate {
+            serde_json::from_value(json!({"tag": tag, "concurrency_limit": n})).unwrap()
+        };
+        let (made, created) = store.upsert_tag_limit(limit("db", 1)).await.unwrap();
+        assert!(created && made.active_slots.is_empty());
+        let (again, created) = store.upsert_tag_limit(limit("db", 1)).await.unwrap();
+        assert!(!created);
+        assert_eq!(again.id, made.id);
+
+        let first = tagged_task(&store, run.id, "a", &["db", "untracked"]).await;
+        let second = tagged_task(&store, run.id, "b", &["db"]).await;
+        assert_eq!(
+            propose(&store, first, StateType::Running).await,
+            SetStateStatus::Accept
+        );
+        assert_eq!(
+            store.read_tag_limit("db").await.unwrap().active_slots,
+            [first]
+        );
+        assert_eq!(
+            propose(&store, second, StateType::Running).await,
+            SetStateStatus::Wait
+        );
+
+        assert_eq!(
+            propose(&store, first, StateType::Completed).await,
+            SetStateStatus::Accept
+        );
+        assert!(store
+            .read_tag_limit("db")
+            .await
+            .unwrap()
+            .active_slots
+            .is_empty());
+        assert_eq!(
+            propose(&store, second, StateType::Running).await,
+            SetStateStatus::Accept
+        );
+        assert_eq!(active_slots(&store, "tag:db").await, 1);
+
+        // Reset hands the slots to the runs named.
+        store.reset_tag_limit("db", &[first]).await.unwrap();
+        assert_eq!(
+            store.read_tag_limit("db").await.unwrap().active_slots,
+            [first]
+        );
+
+        // A limit of 0 aborts.
+        store.upsert_tag_limit(limit("never", 0)).await.unwrap();
+        let third = tagged_task(&store, run.id, "c", &["never"]).await;
+        assert_eq!(
+            propose(&store, third, StateType::Running).await,
+            SetStateStatus::Abort
+        );
+
+        let page = store.page_tag_limits(10, 0).await.unwrap();
+        let tags: Vec<_> = page.iter().map(|l| l.tag.as_str()).collect();
+        assert_eq!(tags, ["db", "never"]);
+        store.delete_tag_limit("db").await.unwrap();
+        assert!(matches!(
+            store.read_tag_limit_by_id(made.id).await,
+            Err(Error::NotFound {
+                kind: "Concurrency limit"
+            })
+        ));
+    }
+);
+
+storage_test!(concurrent_task_runs_share_a_tag_limit, |store| {
+    let flow_id = flow(&store, "f").await;
+    let (run, _) = store.create_flow_run(run_create(flow_id)).await.unwrap();
+    store
+        .set_flow_run_state(run.id, StateCreate::of_type(StateType::Running), false)
+        .await
+        .unwrap();
+    let create: ConcurrencyLimitCreate =
+        serde_json::from_value(json!({"tag": "db", "concurrency_limit": 3})).unwrap();
+    store.upsert_tag_limit(create).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let task = tagged_task(&store, run.id, &format!("t{i}"), &["db"]).await;
+        let store = store.clone();
+        tasks.spawn(async move { propose(&store, task, StateType::Running).await });
+    }
+    let mut running = 0;
+    while let Some(status) = tasks.join_next().await {
+        if status.unwrap() == SetStateStatus::Accept {
+            running += 1;
+        }
+    }
+    assert_eq!(running, 3);
+    assert_eq!(
+        store.read_tag_limit("db").await.unwrap().active_slots.len(),
+        3
+    );
+});
