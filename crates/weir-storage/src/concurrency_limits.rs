@@ -16,7 +16,10 @@ use weir_core::concurrency_limits::{
     acquire, deny, release, tag_limit_name, AcquireError, ConcurrencyLimit, ConcurrencyLimitCreate,
     ConcurrencyLimitV2, ConcurrencyLimitV2Create, ConcurrencyLimitV2Update, SlotMode,
 };
+use weir_core::deployments::Deployment;
+use weir_core::orchestration::flow::secure_flow_concurrency_slots;
 use weir_core::orchestration::task::{secure_task_concurrency_slots, TagSlots};
+use weir_core::orchestration::Decision;
 use weir_core::Timestamp;
 
 const NOT_FOUND: Error = Error::NotFound {
@@ -501,22 +504,105 @@ impl Store {
     /// `ReleaseTaskConcurrencySlots`), recording how long each was held.
     pub async fn release_task_slots(&self, run_id: Uuid, tags: &[String]) -> Result<()> {
         let names: Vec<String> = tags.iter().map(|t| tag_limit_name(t)).collect();
-        self.with_locked_holders(&names, true, |limits, held, now| {
+        self.release_slots(run_id, &names).await
+    }
+
+    /// Gives back the slots `holder` holds on the limits named, recording how long each was held.
+    async fn release_slots(&self, holder_id: Uuid, names: &[String]) -> Result<()> {
+        self.with_locked_holders(names, true, |limits, held, now| {
             let mut edits = Vec::new();
-            for holder in held.iter().filter(|h| h.holder_id == run_id) {
+            for holder in held.iter().filter(|h| h.holder_id == holder_id) {
                 if let Some(limit) = limits.iter_mut().find(|l| l.id == holder.limit_id) {
                     let seconds = now.seconds_since(&holder.created);
                     release(std::slice::from_mut(limit), 1, Some(seconds), now);
                 }
                 edits.push(HolderEdit::Remove {
                     limit_id: holder.limit_id,
-                    holder_id: run_id,
+                    holder_id,
                 });
             }
             Ok(((), edits))
         })
         .await
     }
+
+    /// Makes the global limit `deployment:{id}` hold the deployment's `concurrency_limit`
+    /// (created on first use, its limit updated when the deployment's changed).
+    async fn sync_deployment_limit(&self, deployment: &Deployment, limit: i64) -> Result<String> {
+        let name = deployment_limit_name(deployment.id);
+        let key = LimitKey::Name(name.clone());
+        match self.read_concurrency_limit_v2(&key).await {
+            Ok(existing) if existing.limit == limit => {}
+            Ok(_) => {
+                let update = ConcurrencyLimitV2Update {
+                    limit: Some(limit),
+                    ..Default::default()
+                };
+                self.update_concurrency_limit_v2(&key, update).await?;
+            }
+            Err(Error::NotFound { .. }) => {
+                let create = ConcurrencyLimitV2Create {
+                    active: true,
+                    name: name.clone(),
+                    limit,
+                    active_slots: 0,
+                    denied_slots: 0,
+                    slot_decay_per_second: 0.0,
+                };
+                match self.create_concurrency_limit_v2(create).await {
+                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Err(other) => return Err(other),
+                }
+            }
+            Err(other) => return Err(other),
+        }
+        Ok(name)
+    }
+
+    /// Takes a slot of the deployment's concurrency limit for a flow run entering PENDING
+    /// (Prefect's `SecureFlowConcurrencySlots`). `None`: taken, already held, or the deployment
+    /// has no limit; otherwise the decision to answer instead.
+    pub async fn secure_deployment_slot(
+        &self,
+        run_id: Uuid,
+        deployment: &Deployment,
+    ) -> Result<Option<Decision>> {
+        let Some(limit) = deployment.concurrency_limit else {
+            return Ok(None);
+        };
+        let names = [self.sync_deployment_limit(deployment, limit).await?];
+        let options = deployment.concurrency_options.clone();
+        self.with_locked_holders(&names, true, |limits, held, now| {
+            let Some(limit) = limits.first_mut() else {
+                return Ok((None, Vec::new()));
+            };
+            if held.iter().any(|h| h.holder_id == run_id) {
+                return Ok((None, Vec::new()));
+            }
+            let decision = secure_flow_concurrency_slots(limit, options.as_ref(), now);
+            let edits = match (&decision, limit.active) {
+                (None, true) => vec![HolderEdit::Add {
+                    limit_id: limit.id,
+                    holder_id: run_id,
+                    at: now,
+                }],
+                _ => Vec::new(),
+            };
+            Ok((decision, edits))
+        })
+        .await
+    }
+
+    /// Gives back the deployment slot a flow run holds (Prefect's `ReleaseFlowConcurrencySlots`).
+    pub async fn release_deployment_slot(&self, run_id: Uuid, deployment_id: Uuid) -> Result<()> {
+        self.release_slots(run_id, &[deployment_limit_name(deployment_id)])
+            .await
+    }
+}
+
+/// The name of the global limit behind a deployment's `concurrency_limit`.
+pub fn deployment_limit_name(deployment_id: Uuid) -> String {
+    format!("deployment:{deployment_id}")
 }
 
 /// A run holding a slot of a limit since `created`.

@@ -7,6 +7,7 @@ use serde_json::json;
 use weir_core::concurrency_limits::{
     ConcurrencyLimitCreate, ConcurrencyLimitV2Create, ConcurrencyLimitV2Update, SlotMode,
 };
+use weir_core::deployments::{DeploymentCreate, DeploymentFlowRunCreate};
 use weir_core::schemas::{SetStateStatus, TaskRunCreate};
 use weir_core::{StateCreate, StateType};
 use weir_storage::{Error, Increment, LimitKey, Store};
@@ -284,4 +285,105 @@ storage_test!(concurrent_task_runs_share_a_tag_limit, |store| {
         store.read_tag_limit("db").await.unwrap().active_slots.len(),
         3
     );
+});
+
+storage_test!(deployment_limits_hold_flow_runs_from_pending, |store| {
+    let flow_id = flow(&store, "f").await;
+    let create = |name: &str, options: serde_json::Value| -> DeploymentCreate {
+        serde_json::from_value(json!({
+            "name": name, "flow_id": flow_id, "concurrency_limit": 1,
+            "concurrency_options": options
+        }))
+        .unwrap()
+    };
+    let (deployment, _) = store
+        .upsert_deployment(create("d", serde_json::Value::Null))
+        .await
+        .unwrap();
+    let new_run = || async {
+        let request: DeploymentFlowRunCreate = serde_json::from_value(json!({})).unwrap();
+        store
+            .create_deployment_flow_run(deployment.id, request)
+            .await
+            .unwrap()
+            .0
+            .id
+    };
+    let propose = |run: uuid::Uuid, state: StateType| {
+        let store = store.clone();
+        async move {
+            store
+                .set_flow_run_state(run, StateCreate::of_type(state), false)
+                .await
+                .unwrap()
+                .result
+        }
+    };
+    let (first, second) = (new_run().await, new_run().await);
+    assert_eq!(
+        propose(first, StateType::Pending).await.status,
+        SetStateStatus::Accept
+    );
+    let queued = propose(second, StateType::Pending).await;
+    assert_eq!(queued.status, SetStateStatus::Reject);
+    let state = queued.state.unwrap();
+    assert_eq!(
+        (state.state_type, state.display_name()),
+        (StateType::Scheduled, "AwaitingConcurrencySlot")
+    );
+    // The slot is kept through RUNNING and given back at the end.
+    assert_eq!(
+        propose(first, StateType::Running).await.status,
+        SetStateStatus::Accept
+    );
+    let key = LimitKey::Name(format!("deployment:{}", deployment.id));
+    assert_eq!(
+        store
+            .read_concurrency_limit_v2(&key)
+            .await
+            .unwrap()
+            .active_slots,
+        1
+    );
+    assert_eq!(
+        propose(first, StateType::Completed).await.status,
+        SetStateStatus::Accept
+    );
+    assert_eq!(
+        store
+            .read_concurrency_limit_v2(&key)
+            .await
+            .unwrap()
+            .active_slots,
+        0
+    );
+    assert_eq!(
+        propose(second, StateType::Pending).await.status,
+        SetStateStatus::Accept
+    );
+
+    // CANCEL_NEW cancels the run that finds the limit full.
+    let (cancelling, _) = store
+        .upsert_deployment(create("c", json!({"collision_strategy": "CANCEL_NEW"})))
+        .await
+        .unwrap();
+    let request = || serde_json::from_value::<DeploymentFlowRunCreate>(json!({})).unwrap();
+    let a = store
+        .create_deployment_flow_run(cancelling.id, request())
+        .await
+        .unwrap()
+        .0
+        .id;
+    let b = store
+        .create_deployment_flow_run(cancelling.id, request())
+        .await
+        .unwrap()
+        .0
+        .id;
+    assert_eq!(
+        propose(a, StateType::Pending).await.status,
+        SetStateStatus::Accept
+    );
+    let cancelled = propose(b, StateType::Pending).await;
+    assert_eq!(cancelled.state.unwrap().state_type, StateType::Cancelled);
 });
