@@ -2,8 +2,8 @@
 //! `/api/openapi.json`, with interactive docs (Swagger UI, bundled in the binary) at `/docs`.
 
 use crate::routes::{
-    admin, block_documents, blocks, deployments, events, flow_runs, flows, logs, task_runs,
-    variables, work_pools,
+    admin, block_documents, blocks, concurrency_limits, deployments, events, flow_runs, flows,
+    logs, tag_limits, task_runs, variables, work_pools,
 };
 use crate::AppState;
 use axum::Router;
@@ -98,6 +98,20 @@ use utoipa_swagger_ui::SwaggerUi;
         variables::update_variable_by_name,
         variables::delete_variable,
         variables::delete_variable_by_name,
+        concurrency_limits::create_limit,
+        concurrency_limits::read_limit,
+        concurrency_limits::filter_limits,
+        concurrency_limits::update_limit,
+        concurrency_limits::delete_limit,
+        concurrency_limits::increment_slots,
+        concurrency_limits::decrement_slots,
+        tag_limits::upsert_tag_limit,
+        tag_limits::read_tag_limit_by_id,
+        tag_limits::read_tag_limit,
+        tag_limits::filter_tag_limits,
+        tag_limits::delete_tag_limit,
+        tag_limits::delete_tag_limit_by_id,
+        tag_limits::reset_tag_limit,
         blocks::create_block_type,
         blocks::read_block_type,
         blocks::read_block_type_by_slug,

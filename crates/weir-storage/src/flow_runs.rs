@@ -9,7 +9,9 @@ use uuid::Uuid;
 use weir_core::events::{flow_run_state_event, Event};
 use weir_core::filters::{RunFilterBody, Sort, Target};
 use weir_core::orchestration::bookkeeping::apply_state;
-use weir_core::orchestration::flow::{decide, FlowRunFacts};
+use weir_core::orchestration::flow::{
+    decide, needs_deployment_slot, releases_deployment_slot, FlowRunFacts,
+};
 use weir_core::orchestration::Decision;
 use weir_core::schemas::{FlowRun, FlowRunCreate, FlowRunUpdate, JsonObject, OrchestrationResult};
 use weir_core::{State, StateCreate, StateType, Timestamp};
@@ -256,7 +258,31 @@ impl Store {
                 has_infrastructure: run.infrastructure_pid.is_some(),
             };
             let now = Timestamp::now();
-            let decision = decide(&facts, proposal.clone(), force, now);
+            let mut decision = decide(&facts, proposal.clone(), force, now);
+            // Deployment concurrency: a run entering PENDING takes a slot of its deployment's
+            // limit first, and gives it back should its state not be written after all.
+            let mut took_slot = None;
+            if let (false, Some(deployment_id), Some(entering)) =
+                (force, run.deployment_id, decision.state_to_write())
+            {
+                let from = previous.as_ref().map(|s| s.state_type);
+                if needs_deployment_slot(from, entering.state_type) {
+                    match self.read_deployment(deployment_id).await {
+                        Ok(deployment) => {
+                            match self.secure_deployment_slot(id, &deployment).await? {
+                                Some(instead) => decision = instead,
+                                None => took_slot = Some(deployment_id),
+                            }
+                        }
+                        Err(Error::NotFound { .. }) => {
+                            decision = Decision::Abort {
+                                reason: "Deployment not found.".into(),
+                            }
+                        }
+                        Err(other) => return Err(other),
+                    }
+                }
+            }
             let Some(to_write) = decision.state_to_write().cloned() else {
                 return Ok(SetStateOutcome {
                     result: decision.into_result(previous),
@@ -275,7 +301,16 @@ impl Store {
                 .write_flow_run(&mut run, version, Some(&written))
                 .await?
             {
+                if let Some(deployment_id) = took_slot {
+                    self.release_deployment_slot(id, deployment_id).await?;
+                }
                 continue;
+            }
+            if let Some(deployment_id) = run.deployment_id {
+                let from = previous.as_ref().map(|s| s.state_type);
+                if releases_deployment_slot(from, written.state_type) {
+                    self.release_deployment_slot(id, deployment_id).await?;
+                }
             }
             let flow_name = self.flow_name(run.flow_id).await.ok();
             let event = flow_run_state_event(

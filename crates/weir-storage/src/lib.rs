@@ -10,6 +10,7 @@
 
 mod block_documents;
 mod block_types;
+mod concurrency_limits;
 mod db;
 mod deployments;
 mod events;
@@ -21,6 +22,7 @@ mod variables;
 mod work_pools;
 mod writer;
 
+pub use concurrency_limits::{Increment, LimitKey};
 pub use db::Backend;
 pub use deployments::ScheduledRun;
 pub use events::EVENT_RETENTION_HINT;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use weir_core::events::Event;
 use weir_core::filters::{RunFilterBody, Sort, Target};
 use weir_core::orchestration::bookkeeping::apply_state;
-use weir_core::orchestration::task::{decide, TaskRunFacts};
+use weir_core::orchestration::task::{decide, releases_task_slots, TaskRunFacts};
 use weir_core::schemas::{TaskRun, TaskRunCreate, TaskRunPolicy};
 use weir_core::{State, StateCreate, StateType, Timestamp};
 
@@ -161,6 +161,22 @@ impl Store {
                     event: None,
                 });
             };
+            // Tag concurrency: a run entering RUNNING takes a slot of each of its tags' limits
+            // first, and gives them back should its state not be written after all.
+            let enters_running = !force
+                && to_write.state_type == StateType::Running
+                && previous.as_ref().map(|s| s.state_type) != Some(StateType::Running)
+                && !run.tags.is_empty();
+            if enters_running {
+                let slots = self.secure_task_slots(id, &run.tags).await?;
+                if let Some(decision) = slots.into_decision() {
+                    return Ok(SetStateOutcome {
+                        result: decision.into_result(previous),
+                        written: false,
+                        event: None,
+                    });
+                }
+            }
             let version = run.updated;
             let written = apply_state(&mut run, to_write);
             run.updated = Timestamp::now().max(version.plus_seconds(0.000_001));
@@ -175,7 +191,13 @@ impl Store {
                 .write(vec![update, state_row(TASK_RUN_STATE, id, &written)?])
                 .await?;
             if !swapped {
+                if enters_running {
+                    self.release_task_slots(id, &run.tags).await?;
+                }
                 continue;
+            }
+            if releases_task_slots(written.state_type) && !run.tags.is_empty() {
+                self.release_task_slots(id, &run.tags).await?;
             }
             return Ok(SetStateOutcome {
                 result: decision.with_written(written).into_result(None),

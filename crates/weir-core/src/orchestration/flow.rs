@@ -4,6 +4,7 @@ use super::{
     awaiting_retry, copy_scheduled_time, prevent_duplicate_transitions, rename_reruns,
     wait_for_scheduled_time, Decision, Step,
 };
+use crate::concurrency_limits::{acquire, ConcurrencyLimitV2, SlotMode};
 use crate::state::{State, StateCreate, StateType};
 use crate::time::Timestamp;
 
@@ -199,6 +200,73 @@ fn retry_failed_flows(
     Some(Decision::Reject {
         state: Some(awaiting_retry(proposed, now, facts.retry_delay_seconds)),
         reason: "Retrying".into(),
+    })
+}
+
+/// Seconds a flow run waits for a deployment concurrency slot before it is proposed again
+/// (Prefect's `server.deployments.concurrency_slot_wait_seconds`).
+pub const DEPLOYMENT_CONCURRENCY_SLOT_WAIT_SECONDS: f64 = 30.0;
+
+/// Whether a flow run moving from `current` to `written` must hold a slot of its deployment's
+/// concurrency limit: it enters PENDING from anything but PENDING, RUNNING and CANCELLING.
+pub fn needs_deployment_slot(current: Option<StateType>, written: StateType) -> bool {
+    written == StateType::Pending && !current.is_some_and(holds_deployment_slot)
+}
+
+/// Whether a flow run moving from `current` to `written` gives its deployment slot back (Prefect's
+/// `ReleaseFlowConcurrencySlots`): it leaves PENDING, RUNNING or CANCELLING for another state.
+pub fn releases_deployment_slot(current: Option<StateType>, written: StateType) -> bool {
+    current.is_some_and(holds_deployment_slot) && !holds_deployment_slot(written)
+}
+
+fn holds_deployment_slot(state_type: StateType) -> bool {
+    matches!(
+        state_type,
+        StateType::Pending | StateType::Running | StateType::Cancelling
+    )
+}
+
+/// Prefect's `SecureFlowConcurrencySlots`: a flow run entering PENDING takes a slot of its
+/// deployment's concurrency limit (`limit`, read under a lock). `None`: taken (or the limit is
+/// inactive). Otherwise the decision to answer instead: ABORT for a limit of 0; for a full limit,
+/// by the deployment's `concurrency_options.collision_strategy`, ENQUEUE (the default) rejects
+/// with a SCHEDULED "AwaitingConcurrencySlot" state due in 30 s, CANCEL_NEW with CANCELLED.
+pub fn secure_flow_concurrency_slots(
+    limit: &mut ConcurrencyLimitV2,
+    concurrency_options: Option<&serde_json::Value>,
+    now: Timestamp,
+) -> Option<Decision> {
+    if !limit.active {
+        return None;
+    }
+    if limit.limit == 0 {
+        return Some(Decision::Abort {
+            reason: "The deployment concurrency limit is 0. The flow will deadlock if submitted \
+                     again."
+                .into(),
+        });
+    }
+    if acquire(std::slice::from_mut(limit), 1, SlotMode::Concurrency, now) == Ok(true) {
+        return None;
+    }
+    let reason = "Deployment concurrency limit reached.";
+    let strategy = concurrency_options
+        .and_then(|o| o.get("collision_strategy"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("ENQUEUE");
+    let state = if strategy == "CANCEL_NEW" {
+        let mut cancelled = StateCreate::of_type(StateType::Cancelled);
+        cancelled.message = Some(reason.into());
+        State::from_proposal(cancelled, now)
+    } else {
+        let mut wait = StateCreate::of_type(StateType::Scheduled).named("AwaitingConcurrencySlot");
+        wait.state_details.scheduled_time =
+            Some(now.plus_seconds(DEPLOYMENT_CONCURRENCY_SLOT_WAIT_SECONDS));
+        State::from_proposal(wait, now)
+    };
+    Some(Decision::Reject {
+        state: Some(state),
+        reason: reason.into(),
     })
 }
 

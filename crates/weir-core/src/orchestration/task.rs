@@ -1,9 +1,13 @@
 //! The task-run policy (Prefect's `CoreTaskPolicy`), used by REST `set_state` on task runs. The
 //! Prefect 3 engine applies the same rules client-side and only reports results as events.
 
+use super::retry_jitter::jittered_delay;
 use super::{
     awaiting_retry, copy_scheduled_time, prevent_duplicate_transitions, rename_reruns,
     wait_for_scheduled_time, Decision, Step,
+};
+use crate::concurrency_limits::{
+    acquire, ConcurrencyLimitV2, SlotMode, MAX_SLOT_WAIT_SECONDS, TAG_PREFIX,
 };
 use crate::schemas::TaskRunPolicy;
 use crate::state::{State, StateCreate, StateType};
@@ -124,6 +128,84 @@ fn retry_failed_tasks(
         state: Some(awaiting_retry(proposed, now, delay)),
         reason: "Retrying".into(),
     })
+}
+
+/// What [`secure_task_concurrency_slots`] decided for a task run entering RUNNING.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TagSlots {
+    /// A slot is taken on every active limit of the run's tags (the limits are updated).
+    Acquired,
+    /// A tag's limit is 0: the run could never start.
+    Abort { reason: String },
+    /// A tag's limit is full: try again after the delay; nothing was taken.
+    Wait { delay_seconds: f64, reason: String },
+}
+
+impl TagSlots {
+    /// The decision to answer instead of the accepted one, unless the slots were taken.
+    pub fn into_decision(self) -> Option<Decision> {
+        match self {
+            TagSlots::Acquired => None,
+            TagSlots::Abort { reason } => Some(Decision::Abort { reason }),
+            TagSlots::Wait {
+                delay_seconds,
+                reason,
+            } => Some(Decision::Wait {
+                delay_seconds,
+                reason,
+            }),
+        }
+    }
+}
+
+/// Prefect's `SecureTaskConcurrencySlots`: a task run entering RUNNING takes one slot on the limit
+/// of each of its tags (`limits`: the `tag:` global limits of its tags, read under a lock). An
+/// active limit of 0 aborts, a full one makes the run wait about the limit's average slot
+/// occupancy (at most 30 s, spread by `uniform` in `[0, 1)`, whole seconds); inactive limits are
+/// ignored. The slots are given back when the run leaves RUNNING (`release_task_slot`).
+pub fn secure_task_concurrency_slots(
+    limits: &mut [ConcurrencyLimitV2],
+    now: Timestamp,
+    uniform: f64,
+) -> TagSlots {
+    let tag = |l: &ConcurrencyLimitV2| l.name.trim_start_matches(TAG_PREFIX).to_owned();
+    if let Some(zero) = limits.iter().find(|l| l.active && l.limit == 0) {
+        return TagSlots::Abort {
+            reason: format!(
+                "The concurrency limit on tag \"{}\" is 0 and will deadlock if the task tries to \
+                 run again.",
+                tag(zero)
+            ),
+        };
+    }
+    match acquire(limits, 1, SlotMode::Concurrency, now) {
+        Ok(true) => TagSlots::Acquired,
+        _ => {
+            let active: Vec<&ConcurrencyLimitV2> = limits.iter().filter(|l| l.active).collect();
+            let fullest = active.iter().max_by(|a, b| {
+                let load = |l: &ConcurrencyLimitV2| l.active_slots_at(now) as f64 / l.limit as f64;
+                load(a).total_cmp(&load(b))
+            });
+            let average = fullest.map_or(MAX_SLOT_WAIT_SECONDS, |l| {
+                if l.avg_slot_occupancy_seconds > 0.0 {
+                    l.avg_slot_occupancy_seconds.min(MAX_SLOT_WAIT_SECONDS)
+                } else {
+                    MAX_SLOT_WAIT_SECONDS
+                }
+            });
+            let tags: Vec<String> = active.iter().map(|l| tag(l)).collect();
+            TagSlots::Wait {
+                delay_seconds: jittered_delay(average, 0.3, uniform).round(),
+                reason: format!("Concurrency limit reached for tags: {}", tags.join(", ")),
+            }
+        }
+    }
+}
+
+/// Prefect's `ReleaseTaskConcurrencySlots`: whether a run whose state becomes `written` gives back
+/// the slots it holds (it keeps them in RUNNING and CANCELLING).
+pub fn releases_task_slots(written: StateType) -> bool {
+    !matches!(written, StateType::Running | StateType::Cancelling)
 }
 
 #[cfg(test)]

@@ -4,11 +4,13 @@
 pub(crate) mod admin;
 pub(crate) mod block_documents;
 pub(crate) mod blocks;
+pub(crate) mod concurrency_limits;
 pub(crate) mod deployments;
 pub(crate) mod events;
 pub(crate) mod flow_runs;
 pub(crate) mod flows;
 pub(crate) mod logs;
+pub(crate) mod tag_limits;
 pub(crate) mod task_runs;
 pub(crate) mod variables;
 pub(crate) mod work_pools;
@@ -115,6 +117,8 @@ pub fn api() -> Router<AppState> {
         .merge(work_pools::routes())
         .merge(deployments::routes())
         .merge(variables::routes())
+        .merge(concurrency_limits::routes())
+        .merge(tag_limits::routes())
         .merge(blocks::routes())
         .merge(block_documents::routes())
 }

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod bad_input;
 mod blocks;
+mod concurrency_limits;
 mod deployments;
 mod paginate;
 mod services;

@@ -1,6 +1,7 @@
 //! Storage tests. Every test runs twice, on SQLite and on PostgreSQL (`storage_test!`).
 
 mod blocks;
+mod concurrency_limits;
 mod flow_runs;
 mod flows;
 mod logs_events;

@@ -315,3 +315,63 @@ fn force_bypasses_the_rules() {
     );
     assert_eq!(status(&decision), SetStateStatus::Accept);
 }
+
+#[test]
+fn deployment_limits_enqueue_or_cancel_when_full_and_abort_at_zero() {
+    use crate::concurrency_limits::ConcurrencyLimitV2Create;
+    let at = now();
+    let mut limit = serde_json::from_value::<ConcurrencyLimitV2Create>(
+        serde_json::json!({"name": "deployment:x", "limit": 1}),
+    )
+    .unwrap()
+    .into_limit(uuid::Uuid::new_v4(), at);
+    assert_eq!(secure_flow_concurrency_slots(&mut limit, None, at), None);
+    assert_eq!(limit.active_slots, 1);
+    let Some(Decision::Reject {
+        state: Some(wait), ..
+    }) = secure_flow_concurrency_slots(&mut limit, None, at)
+    else {
+        panic!("ENQUEUE reschedules");
+    };
+    assert_eq!(wait.display_name(), "AwaitingConcurrencySlot");
+    assert_eq!(
+        wait.state_details.scheduled_time,
+        Some(at.plus_seconds(30.0))
+    );
+    let cancel = serde_json::json!({"collision_strategy": "CANCEL_NEW"});
+    let Some(Decision::Reject {
+        state: Some(cancelled),
+        ..
+    }) = secure_flow_concurrency_slots(&mut limit, Some(&cancel), at)
+    else {
+        panic!("CANCEL_NEW cancels");
+    };
+    assert_eq!(cancelled.state_type, StateType::Cancelled);
+    limit.limit = 0;
+    assert!(matches!(
+        secure_flow_concurrency_slots(&mut limit, None, at),
+        Some(Decision::Abort { .. })
+    ));
+
+    assert!(needs_deployment_slot(
+        Some(StateType::Scheduled),
+        StateType::Pending
+    ));
+    assert!(needs_deployment_slot(None, StateType::Pending));
+    assert!(!needs_deployment_slot(
+        Some(StateType::Running),
+        StateType::Pending
+    ));
+    assert!(releases_deployment_slot(
+        Some(StateType::Running),
+        StateType::Completed
+    ));
+    assert!(!releases_deployment_slot(
+        Some(StateType::Pending),
+        StateType::Running
+    ));
+    assert!(!releases_deployment_slot(
+        Some(StateType::Scheduled),
+        StateType::Completed
+    ));
+}

@@ -121,3 +121,51 @@ fn the_retry_runs_as_retrying() {
     );
     assert!(matches!(d, Decision::Accept(ref s) if s.display_name() == "Retrying"));
 }
+
+fn tag_limit(
+    tag: &str,
+    limit: i64,
+    at: Timestamp,
+) -> crate::concurrency_limits::ConcurrencyLimitV2 {
+    serde_json::from_value::<crate::concurrency_limits::ConcurrencyLimitV2Create>(
+        serde_json::json!({"name": format!("tag:{tag}"), "limit": limit}),
+    )
+    .unwrap()
+    .into_limit(uuid::Uuid::new_v4(), at)
+}
+
+#[test]
+fn tag_limits_take_a_slot_wait_when_full_and_abort_at_zero() {
+    let now = Timestamp::now();
+    let mut limits = vec![tag_limit("db", 1, now), tag_limit("api", 2, now)];
+    assert_eq!(
+        secure_task_concurrency_slots(&mut limits, now, 0.5),
+        TagSlots::Acquired
+    );
+    assert_eq!((limits[0].active_slots, limits[1].active_slots), (1, 1));
+    let TagSlots::Wait {
+        delay_seconds,
+        reason,
+    } = secure_task_concurrency_slots(&mut limits, now, 0.5)
+    else {
+        panic!("the full limit makes the run wait");
+    };
+    assert_eq!(reason, "Concurrency limit reached for tags: db, api");
+    assert!((1.0..=3.0).contains(&delay_seconds), "{delay_seconds}");
+    assert_eq!(delay_seconds.fract(), 0.0);
+    assert_eq!(limits[1].active_slots, 1, "nothing taken while waiting");
+
+    let mut zero = vec![tag_limit("never", 0, now)];
+    assert!(matches!(
+        secure_task_concurrency_slots(&mut zero, now, 0.5),
+        TagSlots::Abort { reason } if reason.contains("\"never\" is 0")
+    ));
+    zero[0].active = false;
+    assert_eq!(
+        secure_task_concurrency_slots(&mut zero, now, 0.5),
+        TagSlots::Acquired,
+        "an inactive limit is ignored"
+    );
+    assert!(releases_task_slots(StateType::Completed));
+    assert!(!releases_task_slots(StateType::Cancelling));
+}
