@@ -36,7 +36,11 @@ async fn schedule_one(
         .scheduled_runs_ahead(deployment.id, now)
         .await
         .map_err(|e| e.to_string())?;
-    if !needs_runs(&ahead, now, settings) {
+    // A schedule never has more than `max_runs` ahead; with that many per active schedule already
+    // there, the times it would generate are the ones that exist (an every-second schedule is
+    // always "short" of an hour ahead, and would otherwise be rebuilt on every pass).
+    let active = deployment.schedules.iter().filter(|s| s.active).count();
+    if !needs_runs(&ahead, now, settings) || ahead.count >= settings.max_runs * active {
         return Ok(0);
     }
     let mut wanted = Vec::new();
