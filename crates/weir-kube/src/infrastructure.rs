@@ -6,7 +6,7 @@
 //! adopts the Jobs of runs left going by a previous worker and starts the reconciler, which deletes
 //! Jobs still active for runs that already ended.
 
-use crate::manifest::{self, DeploymentInfo, EnvVar, RunContext, WORK_POOL_LABEL};
+use crate::manifest::{self, DeploymentInfo, EnvVar, RunContext};
 use crate::observer::Observer;
 use crate::submit::{self, delete_job, find_job, parse_pid};
 use crate::supervise::Supervision;
@@ -358,8 +358,7 @@ impl Shared {
             }
         };
         let me = self.clone();
-        let pool = start.pool.name.clone();
-        tokio::spawn(async move { me.reconcile_forever(cluster, pool, namespaces).await });
+        tokio::spawn(async move { me.reconcile_forever(cluster, namespaces).await });
         adopted
     }
 
@@ -532,15 +531,10 @@ impl Shared {
         }
     }
 
-    async fn reconcile_forever(
-        self: Arc<Self>,
-        cluster: Arc<Cluster>,
-        pool: String,
-        namespaces: Vec<String>,
-    ) {
+    async fn reconcile_forever(self: Arc<Self>, cluster: Arc<Cluster>, namespaces: Vec<String>) {
         loop {
             tokio::time::sleep(self.settings.reconcile_every).await;
-            if let Err(error) = self.reconcile(&cluster, &pool, &namespaces).await {
+            if let Err(error) = self.reconcile(&cluster, &namespaces).await {
                 tracing::warn!(%error, "reconciling Jobs with their runs failed");
             }
         }
@@ -548,21 +542,11 @@ impl Shared {
 
     /// Deletes Jobs still active whose runs have ended (cancelled while no worker ran, crashed by
     /// the server...). Finished Jobs are left to `finished_job_ttl`.
-    async fn reconcile(
-        &self,
-        cluster: &Cluster,
-        pool: &str,
-        namespaces: &[String],
-    ) -> Result<(), String> {
-        let selector = format!(
-            "{},{WORK_POOL_LABEL}={}",
-            manifest::FLOW_RUN_ID_LABEL,
-            manifest::slugify_label_value(pool)
-        );
+    async fn reconcile(&self, cluster: &Cluster, namespaces: &[String]) -> Result<(), String> {
         for namespace in namespaces {
             let jobs: Api<KubeJob> = Api::namespaced(cluster.client.clone(), namespace);
             let list = jobs
-                .list(&ListParams::default().labels(&selector))
+                .list(&ListParams::default().labels(cluster.observer.selector()))
                 .await
                 .map_err(|e| e.to_string())?;
             let active: Vec<(Uuid, String)> = list

@@ -85,17 +85,7 @@ impl Observer {
     /// The view of one run, kept current until [`Observer::forget`].
     pub fn subscribe(&self, run: Uuid) -> watch::Receiver<RunView> {
         let mut runs = self.runs.lock().expect("observer lock");
-        let listed = self.listed.lock().map(|l| l.clone()).unwrap_or_default();
-        runs.entry(run)
-            .or_insert_with(|| Entry {
-                view: watch::channel(RunView {
-                    listed,
-                    ..RunView::default()
-                })
-                .0,
-            })
-            .view
-            .subscribe()
+        self.entry(&mut runs, run).view.subscribe()
     }
 
     /// Drops a run's view once nobody follows it and it holds nothing.
@@ -175,16 +165,23 @@ impl Observer {
             .and_then(|id| Uuid::parse_str(id).ok())
     }
 
+    /// The run's entry, made (knowing the namespaces listed so far) if it has none yet.
+    fn entry<'a>(&self, runs: &'a mut HashMap<Uuid, Entry>, run: Uuid) -> &'a mut Entry {
+        runs.entry(run).or_insert_with(|| {
+            let listed = self.listed.lock().map(|l| l.clone()).unwrap_or_default();
+            Entry {
+                view: watch::channel(RunView {
+                    listed,
+                    ..RunView::default()
+                })
+                .0,
+            }
+        })
+    }
+
     fn update(&self, run: Uuid, change: impl FnOnce(&mut RunView) -> bool) {
         let mut runs = self.runs.lock().expect("observer lock");
-        let listed = self.listed.lock().map(|l| l.clone()).unwrap_or_default();
-        let entry = runs.entry(run).or_insert_with(|| Entry {
-            view: watch::channel(RunView {
-                listed,
-                ..RunView::default()
-            })
-            .0,
-        });
+        let entry = self.entry(&mut runs, run);
         entry.view.send_if_modified(change);
         let empty = {
             let view = entry.view.borrow();

@@ -170,6 +170,16 @@ impl Rig {
             .items
     }
 
+    /// Waits (up to 10 s) until the run has neither Job nor pod left.
+    async fn wait_until_gone(&self, run: Uuid) {
+        for _ in 0..100 {
+            if self.jobs_of(run).await.is_empty() && self.pods_of(run).await.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn logs_of(&self, run: Uuid) -> Vec<Value> {
         let filter = json!({"logs": {"flow_run_id": {"any_": [run]}}, "limit": 200});
         let (_, logs) = self
@@ -319,12 +329,7 @@ async fn the_run_timeout_stops_a_flow_that_runs_too_long() {
     let crashed = rig.wait_for(run.id, StateType::Crashed).await;
     let text = message(&crashed);
     assert!(text.contains("exceeded its run timeout of 2s"), "{text}");
-    for _ in 0..100 {
-        if rig.pods_of(run.id).await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    rig.wait_until_gone(run.id).await;
     assert!(rig.pods_of(run.id).await.is_empty(), "its pod is gone");
 }
 
@@ -444,12 +449,7 @@ async fn an_image_that_cannot_be_pulled_crashes_after_the_start_timeout_and_its_
         states.contains(&"InfrastructurePending".to_owned()),
         "{states:?}"
     );
-    for _ in 0..100 {
-        if rig.jobs_of(run.id).await.is_empty() && rig.pods_of(run.id).await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    rig.wait_until_gone(run.id).await;
     assert!(rig.jobs_of(run.id).await.is_empty(), "the Job was deleted");
     assert!(rig.pods_of(run.id).await.is_empty(), "its pod too");
     let logs = rig.logs_of(run.id).await;
@@ -506,12 +506,7 @@ async fn a_worker_killed_mid_run_and_restarted_adopts_the_job_and_the_run_comple
             .await
             .unwrap();
     }
-    for _ in 0..100 {
-        if rig.jobs_of(second_run.id).await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    rig.wait_until_gone(second_run.id).await;
     let _third = rig.worker("k8s", "kw1", rig.kube());
     let crashed = rig.wait_for(second_run.id, StateType::Crashed).await;
     assert!(
@@ -570,12 +565,7 @@ async fn the_reconciler_deletes_active_jobs_of_finished_runs() {
         .unwrap();
     assert_eq!(rig.jobs_of(run.id).await.len(), 1);
     let _second = rig.worker("k8s", "kw2", rig.kube());
-    for _ in 0..100 {
-        if rig.jobs_of(run.id).await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    rig.wait_until_gone(run.id).await;
     assert!(
         rig.jobs_of(run.id).await.is_empty(),
         "the reconciler deleted the Job"
