@@ -85,11 +85,22 @@ async fn jobs_crud() {
         Some("data")
     );
 
-    let mut next = patched.clone();
-    next.metadata.labels = Some(BTreeMap::from([("only".to_string(), "this".to_string())]));
-    let replaced = jobs::replace_namespaced_job(creds(), "nightly".into(), next, ns())
-        .await
-        .unwrap();
+    // The Job controller updates the Job's status on its own, so replace from a fresh read and
+    // read again if the controller got in between (as any client of a live object must).
+    let mut attempts = 0;
+    let replaced = loop {
+        attempts += 1;
+        let mut next = jobs::read_namespaced_job(creds(), "nightly".into(), ns())
+            .await
+            .unwrap();
+        next.metadata.labels = Some(BTreeMap::from([("only".to_string(), "this".to_string())]));
+        match jobs::replace_namespaced_job(creds(), "nightly".into(), next, ns()).await {
+            Ok(replaced) => break replaced,
+            Err(weir_kube_tasks::KubeTaskError::Kube(kube::Error::Api(status)))
+                if status.code == 409 && attempts < 5 => {}
+            Err(error) => panic!("replace failed: {error}"),
+        }
+    };
     assert_eq!(
         labels(&replaced.metadata),
         BTreeMap::from([("only".to_string(), "this".to_string())])
