@@ -390,3 +390,26 @@ fn the_chart_template_file_is_weirs_kubernetes_template() {
          crates/weir-core/src/job_template/kubernetes-default.json"
     );
 }
+
+#[test]
+fn numbers_reach_the_args_as_written() {
+    // A values file, since `--set` passes 0.5 as a string.
+    let numbers = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("worker-numbers-{}.yaml", std::process::id()));
+    std::fs::write(
+        &numbers,
+        "worker:\n  limit: 1000000\n  pollSeconds: 0.5\n  healthPort: 9000\n",
+    )
+    .unwrap();
+    let rendered = render(CHART, &[&ci_file(CHART, "defaults"), &numbers], &[]);
+    let _ = std::fs::remove_file(&numbers);
+    let text = rendered.unwrap();
+    let args = Manifests::parse(&text).args();
+    let after = |flag: &str| {
+        let at = args.iter().position(|a| a == flag).unwrap();
+        args[at + 1].clone()
+    };
+    assert_eq!(after("--limit"), "1000000");
+    assert_eq!(after("--poll-seconds"), "0.5");
+    assert_eq!(after("--health-port"), "9000");
+}
