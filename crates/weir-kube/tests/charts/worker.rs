@@ -120,7 +120,12 @@ fn no_rbac_and_an_existing_account_render_no_rbac_objects() {
 #[test]
 fn the_worker_gets_its_pool_queues_namespaces_and_a_key_by_reference() {
     let rendered = manifests(CHART, "namespaces");
-    assert_eq!(rendered.one("Deployment")["spec"]["replicas"], 3);
+    let deployment = rendered.one("Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert!(
+        deployment["spec"].get("strategy").is_none(),
+        "rolling updates by default"
+    );
     let container = rendered.container();
     assert_eq!(container["command"], json!(["/usr/local/bin/weir"]));
     assert_eq!(
@@ -211,6 +216,8 @@ fn basic_auth_and_a_fixed_name_are_passed_through() {
     );
     let at = args.iter().position(|a| a == "--name").unwrap();
     assert_eq!(args[at + 1], "worker-one");
+    let deployment = rendered.one("Deployment");
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
     assert!(!args.contains(&"--limit".to_owned()));
 }
 
