@@ -63,7 +63,7 @@ pub(crate) use insert_lease;
 impl Store {
     /// Takes `slots` on every active limit named, all or nothing, under a new lease that lasts
     /// `lease_seconds` unless renewed. Refusals are as [`Store::increment_concurrency_slots`]'s.
-    /// Names of no limit are ignored; with none left the lease holds nothing (as Prefect's).
+    /// Names of no limit are ignored; with none left the lease holds nothing and is not stored.
     pub async fn acquire_concurrency_lease(
         &self,
         names: &[String],
@@ -88,7 +88,14 @@ impl Store {
                         lease_id: lease.id,
                         limits: limits.to_vec(),
                     };
-                    Ok((answer, vec![HolderEdit::AddLease(lease)]))
+                    // Prefect's clients neither renew nor give back a lease naming no limit, so
+                    // one is not stored (its renewal is a 410; giving it back does nothing).
+                    let edits = if limits.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![HolderEdit::AddLease(lease)]
+                    };
+                    Ok((answer, edits))
                 }
                 Ok(false) => {
                     let retry_after = deny(limits, slots, now, uniform);

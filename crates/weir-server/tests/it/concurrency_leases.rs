@@ -137,9 +137,13 @@ server_test!(leases_take_free_and_renew_slots, |server| {
     give_back(&c, &second).await;
     assert_eq!(active_slots(&c, "db").await, 0);
 
-    // Names of no limit: a lease holding nothing, as Prefect's.
+    // Names of no limit: a lease holding nothing, which Prefect's clients never renew or give
+    // back, so it is not kept.
     let (status, _, empty) = lease(&api, &["nope"], 60.0).await;
     assert_eq!((status, &empty["limits"]), (200, &json!([])), "{empty}");
+    let empty = empty["lease_id"].as_str().unwrap();
+    assert_eq!(renew(&c, empty, 60.0).await, 410);
+    give_back(&c, empty).await;
 });
 
 server_test!(lease_requests_refuse_bad_input_naming_the_field, |server| {
