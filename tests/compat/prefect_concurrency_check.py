@@ -9,7 +9,10 @@ Run:  PREFECT_API_URL=http://127.0.0.1:PORT/api python prefect_concurrency_check
       inside the held sections), and the limit's active slots are back to 0 afterwards;
   (b) a tag concurrency limit of 1 (the v1 API, `create_concurrency_limit`): several submissions
       of a task carrying the tag in one flow never overlap, the flow completes, and the tag's
-      slots are free afterwards.
+      slots are free afterwards;
+  (c) the same tag held through `prefect.concurrency.v1.asyncio.concurrency` (the v1
+      `/concurrency_limits/increment` and `/decrement`) by two task run ids at once: the holders
+      never overlap, each is listed in the tag's `active_slots` while it holds, and none is after.
 
 It records the requests the client made (httpx's request log) and prints the concurrency
 endpoints it called with their status codes. Exit status 0 and a last line
@@ -44,6 +47,7 @@ from prefect.client.orchestration import get_client  # noqa: E402
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate  # noqa: E402
 from prefect.concurrency.asyncio import concurrency as async_concurrency  # noqa: E402
 from prefect.concurrency.sync import concurrency as sync_concurrency  # noqa: E402
+from prefect.concurrency.v1.asyncio import concurrency as v1_concurrency  # noqa: E402
 
 SUFFIX = uuid.uuid4().hex[:8]
 GLOBAL_LIMIT = f"weir-global-{SUFFIX}"
@@ -148,6 +152,29 @@ async def check_tag_limit(failures: list[str]) -> None:
         failures.append(f"tag limit: {global_view.active_slots} slots of tag:{TAG} still active")
 
 
+async def check_v1_tag_slots(failures: list[str]) -> None:
+    spans: list[tuple[float, float]] = []
+
+    async def hold(run_id: uuid.UUID) -> None:
+        async with v1_concurrency(TAG, task_run_id=run_id, timeout_seconds=60):
+            start = time.monotonic()
+            async with get_client() as client:
+                holders = (await client.read_concurrency_limit_by_tag(TAG)).active_slots
+            if [str(h) for h in holders] != [str(run_id)]:
+                failures.append(f"v1 tag slots: {run_id} holds, but the holders are {holders}")
+            await asyncio.sleep(HOLD_SECONDS)
+            spans.append((start, time.monotonic()))
+
+    await asyncio.gather(hold(uuid.uuid4()), hold(uuid.uuid4()))
+    if len(spans) != 2:
+        failures.append(f"v1 tag slots: {len(spans)} of 2 holders ran")
+    failures.extend(f"v1 tag slots: {o}" for o in _overlaps(spans))
+    async with get_client() as client:
+        limit = await client.read_concurrency_limit_by_tag(TAG)
+    if limit.active_slots:
+        failures.append(f"v1 tag slots: still held by {limit.active_slots}")
+
+
 def main() -> int:
     if not _API_URL:
         print("set PREFECT_API_URL", file=sys.stderr)
@@ -158,6 +185,7 @@ def main() -> int:
     try:
         asyncio.run(check_global_limit(failures))
         asyncio.run(check_tag_limit(failures))
+        asyncio.run(check_v1_tag_slots(failures))
     finally:
         shutil.rmtree(_TMP_HOME, ignore_errors=True)
     with _seen_lock:
@@ -169,6 +197,8 @@ def main() -> int:
         "/v2/concurrency_limits/increment-with-lease",
         "/v2/concurrency_limits/decrement-with-lease",
         "/v2/concurrency_limits/leases/{id}/renew",
+        "/concurrency_limits/increment",
+        "/concurrency_limits/decrement",
     ):
         if needed not in paths:
             failures.append(f"the client never called {needed}")

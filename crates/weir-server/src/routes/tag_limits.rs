@@ -135,7 +135,8 @@ pub(crate) async fn reset_tag_limit(
 }
 
 /// Takes a slot of each tag's limit for a task run: 200 with the limits (named by their tags),
-/// or 423 when a limit is 0 or, with `Retry-After`, full.
+/// or 423 when a limit is 0 or, with `Retry-After` (at least a second: Prefect's v1 client
+/// retries after exactly that), full.
 #[utoipa::path(post, path = "/api/concurrency_limits/increment", tag = "Concurrency Limits",
     request_body = TagIncrementBody,
     responses((status = 200, body = Vec<MinimalConcurrencyLimitResponse>), (status = 423),
@@ -163,7 +164,7 @@ pub(crate) async fn increment_tag_slots(
         TagSlots::Wait {
             delay_seconds,
             reason,
-        } => locked(&reason, Some(delay_seconds)),
+        } => locked(&reason, Some(delay_seconds.max(1.0))),
     })
 }
 

@@ -1,8 +1,9 @@
 //! The real Prefect 3.9.1 client's concurrency features against Weir, on both backends
 //! (`tests/compat/prefect_concurrency_check.py` asserts the details): holders of a global limit
 //! of 1 taken with `prefect.concurrency`'s context managers never overlap, tasks tagged with a
-//! tag limited to 1 never overlap, and the slots are free afterwards. The script also checks that
-//! the client went through the lease endpoints.
+//! tag limited to 1 never overlap, holders of `prefect.concurrency.v1`'s context manager on that
+//! tag never overlap, and the slots are free afterwards. The script also checks that the client
+//! went through the lease endpoints and the v1 `/increment` and `/decrement`.
 
 use super::*;
 use std::path::PathBuf;
