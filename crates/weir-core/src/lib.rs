@@ -11,6 +11,7 @@
 
 pub mod api_keys;
 pub mod blocks;
+pub mod concurrency_leases;
 pub mod concurrency_limits;
 pub mod deployments;
 pub mod env;

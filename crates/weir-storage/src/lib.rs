@@ -11,6 +11,7 @@
 mod api_keys;
 mod block_documents;
 mod block_types;
+mod concurrency_leases;
 mod concurrency_limits;
 mod db;
 mod deployments;
@@ -24,6 +25,7 @@ mod work_pools;
 mod writer;
 
 pub use api_keys::ApiKeyCredentials;
+pub use concurrency_leases::LeaseIncrement;
 pub use concurrency_limits::{Increment, LimitKey};
 pub use db::Backend;
 pub use deployments::ScheduledRun;
