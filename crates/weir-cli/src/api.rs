@@ -87,7 +87,8 @@ pub fn describe(err: &Error) -> String {
         }
         Error::Status { status, body, .. } => match status.as_u16() {
             401 => format!(
-                "the server refused the credentials ({status}): set WEIR_API_AUTH_STRING or WEIR_API_KEY"
+                "the server refused the credentials ({status}: {}): set WEIR_API_KEY or WEIR_API_AUTH_STRING",
+                detail_of(body)
             ),
             // Weir answers 401 for bad credentials; a 403 refuses the action itself (deleting a
             // protected block type), though other servers may mean the credentials.

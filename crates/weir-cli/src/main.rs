@@ -1,5 +1,5 @@
 //! The `weir` binary: the server, workers, and the verbs that manage work pools, queues,
-//! deployments, flow runs, variables and blocks through the API. Arguments are parsed here; each verb lives
+//! deployments, flow runs, variables, blocks and API keys through the API. Arguments are parsed here; each verb lives
 //! in its own module under `commands`, sharing the API client (`api`) and terminal output (`output`).
 //!
 //! Every failure ends as one line on stderr, `error: ...`, and a non-zero exit code: 2 for bad
@@ -71,6 +71,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::block::BlockCommand,
     },
+    /// Create, list and revoke the server's API keys.
+    #[command(alias = "api-keys")]
+    ApiKey {
+        #[command(subcommand)]
+        command: commands::api_key::ApiKeyCommand,
+    },
     /// Show Weir's settings.
     Config {
         #[command(subcommand)]
@@ -137,6 +143,7 @@ fn main() -> ExitCode {
             Command::FlowRun { command } => commands::flow_run::run(command).await,
             Command::Variable { command } => commands::variable::run(command).await,
             Command::Block { command } => commands::block::run(command).await,
+            Command::ApiKey { command } => commands::api_key::run(command).await,
             Command::Config { command } => commands::config::run(command),
         }
     });

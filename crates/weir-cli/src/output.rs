@@ -15,6 +15,14 @@ pub fn line(text: impl AsRef<str>) {
     let _ = out.write_all(b"\n");
 }
 
+/// Writes one line to stderr: a note for the person at the terminal, kept out of what scripts
+/// capture from stdout.
+pub fn note(text: impl AsRef<str>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_ref().as_bytes());
+    let _ = err.write_all(b"\n");
+}
+
 /// Writes `value` as indented JSON.
 pub fn json(value: &impl Serialize) -> anyhow::Result<()> {
     line(serde_json::to_string_pretty(value)?);

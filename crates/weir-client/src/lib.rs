@@ -2,6 +2,7 @@
 //! server or a real Prefect server. Used by the CLI, the SDK, the workers and the tests. The
 //! blocks calls live in `blocks`.
 
+mod api_keys;
 mod blocks;
 
 pub mod events;
@@ -65,8 +66,8 @@ impl Error {
 /// `Result` with the client's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// How the client authenticates.
-#[derive(Clone, Debug, Default)]
+/// How the client authenticates. Its `Debug` never shows the secret.
+#[derive(Clone, Default)]
 pub enum Auth {
     #[default]
     None,
@@ -92,6 +93,16 @@ fn retry_delay(attempt: u32, retry_after: Option<f64>) -> std::time::Duration {
         _ => 0.1 * f64::from(1u32 << (attempt - 1).min(6)),
     };
     std::time::Duration::from_secs_f64(base * (1.0 + 0.2 * rand::random::<f64>()))
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Auth::None => "None",
+            Auth::Basic(_) => "Basic(********)",
+            Auth::Bearer(_) => "Bearer(********)",
+        })
+    }
 }
 
 impl Auth {

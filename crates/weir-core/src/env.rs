@@ -9,6 +9,12 @@ pub const WEIR_DATABASE_URL: &str = "WEIR_DATABASE_URL";
 pub const WEIR_SERVER_API_AUTH_STRING: &str = "WEIR_SERVER_API_AUTH_STRING";
 /// Prefect's name for the server auth string.
 pub const PREFECT_SERVER_API_AUTH_STRING: &str = "PREFECT_SERVER_API_AUTH_STRING";
+/// An API key the server always accepts (besides stored keys), e.g. from a Kubernetes Secret, so
+/// an operator can create the first stored keys with it. Setting it makes auth required.
+pub const WEIR_SERVER_BOOTSTRAP_API_KEY: &str = "WEIR_SERVER_BOOTSTRAP_API_KEY";
+/// `true`: the server requires credentials (an API key or the auth string) even when neither an
+/// auth string nor a bootstrap key is set.
+pub const WEIR_SERVER_REQUIRE_API_KEY: &str = "WEIR_SERVER_REQUIRE_API_KEY";
 /// The port a PaaS platform asks the server to listen on.
 pub const PORT: &str = "PORT";
 /// The API URL clients use (`http://127.0.0.1:4200/api`).

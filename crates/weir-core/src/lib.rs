@@ -2,12 +2,14 @@
 //! the orchestration policy that decides each proposed state transition, the filter language of the
 //! `/filter` endpoints, events, run names, work pools' base job templates (validation and
 //! rendering), deployment schedules (the times they fire, and how many runs to materialise),
-//! variables, and blocks (typed configuration documents with masked secrets).
+//! variables, blocks (typed configuration documents with masked secrets), and API keys (format,
+//! hashing, expiry).
 //!
 //! **Invariant:** this crate does no I/O. It depends on no runtime, database or HTTP crate, so every
 //! rule here is unit-tested in milliseconds and callers decide how effects happen. Randomness and the
 //! clock come in as arguments where a rule needs them.
 
+pub mod api_keys;
 pub mod blocks;
 pub mod concurrency_leases;
 pub mod concurrency_limits;

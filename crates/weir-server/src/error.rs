@@ -1,6 +1,7 @@
 //! The one error type of the HTTP API and the extractors that produce it.
 //!
-//! Bodies follow Prefect's shapes: `{"detail": "..."}` for 403/404/409, FastAPI's validation body for
+//! Bodies follow Prefect's shapes: `{"detail": "..."}` for 403/404/409, `{"exception_message":
+//! "Unauthorized", "detail": "..."}` for 401, FastAPI's validation body for
 //! 422 (`exception_message`, `exception_detail` with the `loc` of the offending field), and
 //! `{"exception_message": "Service Unavailable"}` for 503 (the Prefect client retries those). A 500
 //! says nothing about its cause; the cause is logged once, here.
@@ -32,9 +33,9 @@ pub enum ApiError {
     /// The body is larger than the server accepts (413).
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
-    /// The credentials are missing or wrong (401).
-    #[error("unauthorized")]
-    Unauthorized,
+    /// The credentials are missing or wrong (401); the message says which, never echoing them.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
     /// The database is busy; the client may retry (503).
     #[error("service unavailable")]
     Unavailable,
@@ -60,7 +61,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -113,15 +114,17 @@ impl IntoResponse for ApiError {
                 "detail": format!("{}: {msg}", loc.join(".")),
             }),
             ApiError::TooLarge(_) => json!({ "detail": self.to_string() }),
-            ApiError::Unauthorized => json!({ "exception_message": "Unauthorized" }),
+            ApiError::Unauthorized(detail) => {
+                json!({ "exception_message": "Unauthorized", "detail": detail })
+            }
             ApiError::Unavailable => json!({ "exception_message": "Service Unavailable" }),
             ApiError::Internal => json!({ "exception_message": "Internal Server Error" }),
         };
         let mut response = (status, Json(body)).into_response();
-        if matches!(self, ApiError::Unauthorized) {
+        if matches!(self, ApiError::Unauthorized(_)) {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Basic realm=\"weir\""),
+                axum::http::HeaderValue::from_static("Bearer realm=\"weir\", Basic realm=\"weir\""),
             );
         }
         response

@@ -5,7 +5,7 @@
 //! directly; [`Server::serve`] runs it on a listener together with the background services and stops
 //! them all on shutdown. Handlers hold no SQL: every read and write goes through `weir_storage`.
 
-mod auth;
+pub mod auth;
 pub mod error;
 pub mod events;
 mod openapi;
@@ -23,11 +23,17 @@ pub use events::EventBus;
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Server settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerConfig {
-    /// When set, every endpoint but health and readiness requires HTTP Basic with this string, and
-    /// websockets require it in their auth frame.
+    /// When set, every endpoint but health and readiness requires credentials, and this string is
+    /// accepted as HTTP Basic (and as a websocket's auth-frame token).
     pub auth_string: Option<String>,
+    /// When set, credentials are required and this key is accepted besides the stored API keys
+    /// (`WEIR_SERVER_BOOTSTRAP_API_KEY`): an operator's first key, kept in a Secret.
+    pub bootstrap_api_key: Option<String>,
+    /// Require credentials (a stored API key, the bootstrap key or the auth string) even when no
+    /// auth string or bootstrap key is set (`WEIR_SERVER_REQUIRE_API_KEY`).
+    pub require_api_key: bool,
     /// How often the scheduler looks for deployments short of runs (it also wakes whenever a
     /// deployment is written).
     pub scheduler_interval: std::time::Duration,
@@ -56,6 +62,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             auth_string: None,
+            bootstrap_api_key: None,
+            require_api_key: false,
             scheduler_interval: std::time::Duration::from_secs(10),
             late_runs_after: std::time::Duration::from_secs(15),
             zombies_interval: std::time::Duration::from_secs(20),
@@ -68,12 +76,38 @@ impl Default for ServerConfig {
     }
 }
 
+impl std::fmt::Debug for ServerConfig {
+    /// Every field but the secrets, which show as `********` when set.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |secret: &Option<String>| secret.as_ref().map(|_| "********");
+        f.debug_struct("ServerConfig")
+            .field("auth_string", &masked(&self.auth_string))
+            .field("bootstrap_api_key", &masked(&self.bootstrap_api_key))
+            .field("require_api_key", &self.require_api_key)
+            .field("scheduler_interval", &self.scheduler_interval)
+            .field("late_runs_after", &self.late_runs_after)
+            .field("zombies_interval", &self.zombies_interval)
+            .field("zombies_after", &self.zombies_after)
+            .field(
+                "cancellation_cleanup_interval",
+                &self.cancellation_cleanup_interval,
+            )
+            .field(
+                "cancelling_without_infrastructure_after",
+                &self.cancelling_without_infrastructure_after,
+            )
+            .finish()
+    }
+}
+
 /// Shared state of every handler. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub config: ServerConfig,
     pub events: EventBus,
+    /// Checks credentials; caches stored API keys.
+    pub auth: std::sync::Arc<auth::Authenticator>,
     /// Wakes the scheduler (a deployment was written).
     pub scheduler_wake: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -90,6 +124,7 @@ impl Server {
         let (events, pipeline) = EventBus::new(store.clone());
         Server {
             state: AppState {
+                auth: std::sync::Arc::new(auth::Authenticator::new(&config)),
                 store,
                 config,
                 events,

@@ -1,9 +1,10 @@
 //! Weir's own OpenAPI document, generated from the handlers' annotations, served at
-//! `/api/openapi.json`, with interactive docs (Swagger UI, bundled in the binary) at `/docs`.
+//! `/api/openapi.json` (with the Bearer API key and Basic auth string as security schemes), with
+//! interactive docs (Swagger UI, bundled in the binary) at `/docs`.
 
 use crate::routes::{
-    admin, block_documents, blocks, concurrency_leases, concurrency_limits, deployments, events,
-    flow_runs, flows, logs, tag_limits, task_runs, variables, work_pools,
+    admin, api_keys, block_documents, blocks, concurrency_leases, concurrency_limits, deployments,
+    events, flow_runs, flows, logs, tag_limits, task_runs, variables, work_pools,
 };
 use crate::AppState;
 use axum::Router;
@@ -12,6 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&SecuritySchemes),
     info(
         title = "Weir REST API",
         description = "Prefect 3 compatible orchestration API served by Weir."
@@ -137,9 +139,39 @@ use utoipa_swagger_ui::SwaggerUi;
         block_documents::count_block_documents,
         block_documents::update_block_document,
         block_documents::delete_block_document,
+        api_keys::create_api_key,
+        api_keys::filter_api_keys,
+        api_keys::read_api_key,
+        api_keys::revoke_api_key,
     )
 )]
 pub(crate) struct ApiDoc;
+
+/// Declares the credentials the server accepts (`auth`): an API key as `Authorization: Bearer`,
+/// or the auth string (or a key) as HTTP Basic. They are required only when the server is
+/// configured to require auth.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "auth_string",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        openapi.security = Some(vec![
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+            SecurityRequirement::new("auth_string", Vec::<String>::new()),
+        ]);
+    }
+}
 
 /// The OpenAPI document of this server.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -8,6 +8,7 @@
 //! decides, and the run is updated with a compare-and-swap on its state id, so two concurrent
 //! proposals for one run can never both be accepted, on either backend.
 
+mod api_keys;
 mod block_documents;
 mod block_types;
 mod concurrency_leases;
@@ -23,6 +24,7 @@ mod variables;
 mod work_pools;
 mod writer;
 
+pub use api_keys::ApiKeyCredentials;
 pub use concurrency_leases::LeaseIncrement;
 pub use concurrency_limits::{Increment, LimitKey};
 pub use db::Backend;

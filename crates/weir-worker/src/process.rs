@@ -111,8 +111,12 @@ impl Infrastructure for ProcessInfrastructure {
                         .env(env::WEIR_API_AUTH_STRING, secret);
                 }
                 Auth::Bearer(key) => {
+                    // Prefect's client sends PREFECT_API_KEY over HTTP but not on its events
+                    // websocket (there only the auth string); Weir accepts a key as either, so a
+                    // Python flow reports its task runs too. Weir's SDK prefers WEIR_API_KEY.
                     command
                         .env(env::PREFECT_API_KEY, key)
+                        .env(env::PREFECT_API_AUTH_STRING, key)
                         .env(env::WEIR_API_KEY, key);
                 }
             }

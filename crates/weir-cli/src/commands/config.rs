@@ -86,5 +86,23 @@ fn view() {
         None => ("none".to_owned(), "default".to_owned()),
     };
     table.row(vec!["server auth".into(), server_auth, server_auth_source]);
+    let (bootstrap, bootstrap_source) = match first_of(&[env::WEIR_SERVER_BOOTSTRAP_API_KEY]) {
+        Some((name, _)) => ("set (keys required)".to_owned(), from_env(name)),
+        None => ("none".to_owned(), "default".to_owned()),
+    };
+    table.row(vec![
+        "server bootstrap api key".into(),
+        bootstrap,
+        bootstrap_source,
+    ]);
+    let (require, require_source) = match first_of(&[env::WEIR_SERVER_REQUIRE_API_KEY]) {
+        Some((name, value)) => (value, from_env(name)),
+        None => ("false".to_owned(), "default".to_owned()),
+    };
+    table.row(vec![
+        "server require api key".into(),
+        require,
+        require_source,
+    ]);
     table.print();
 }

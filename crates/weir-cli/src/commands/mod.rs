@@ -1,5 +1,6 @@
 //! One module per top-level verb of the `weir` command.
 
+pub mod api_key;
 pub mod block;
 pub mod config;
 pub mod deployment;

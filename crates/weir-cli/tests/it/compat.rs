@@ -24,13 +24,26 @@ fn check_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/compat/prefect_flow_check.py")
 }
 
-fn run_prefect_flow(api_url: &str, extra_env: &[(&str, &str)]) {
-    let output = Command::new(prefect_python())
+/// Runs the compat script with `extra_env` and returns what it did.
+fn prefect_flow_output(api_url: &str, extra_env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(prefect_python());
+    for name in [
+        "PREFECT_API_KEY",
+        "PREFECT_API_AUTH_STRING",
+        "PREFECT_CLIENT_CUSTOM_HEADERS",
+    ] {
+        command.env_remove(name);
+    }
+    command
         .arg(check_script())
         .env("PREFECT_API_URL", api_url)
         .envs(extra_env.iter().copied())
         .output()
-        .expect("run the Prefect compat script");
+        .expect("run the Prefect compat script")
+}
+
+fn run_prefect_flow(api_url: &str, extra_env: &[(&str, &str)]) {
+    let output = prefect_flow_output(api_url, extra_env);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -49,6 +62,53 @@ backend_test!(the_prefect_client_runs_a_flow_against_weir, |db| {
 async fn the_prefect_client_authenticates_with_the_auth_string() {
     let server = start_server(&[], &[("WEIR_SERVER_API_AUTH_STRING", "admin:pw")]);
     run_prefect_flow(&server.api_url, &[("PREFECT_API_AUTH_STRING", "admin:pw")]);
+}
+
+/// The real Prefect client against a server that requires API keys. Prefect 3.9.1 sends
+/// `PREFECT_API_KEY` as `Authorization: Bearer` on HTTP, but its events websocket (which carries the
+/// task runs) sends only the auth string; so the key also goes on the websocket upgrade as a custom
+/// header (what Prefect Cloud's events client does), or as `PREFECT_API_AUTH_STRING` (HTTP Basic and
+/// the websocket token). Both runs record the flow run COMPLETED and its three task runs; a wrong
+/// key fails.
+#[tokio::test]
+async fn the_prefect_client_authenticates_with_an_api_key() {
+    let bootstrap = "compat-bootstrap-key-0123456789";
+    let server = start_server(&[], &[("WEIR_SERVER_BOOTSTRAP_API_KEY", bootstrap)]);
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "api-key",
+            "create",
+            "--name",
+            "prefect",
+            "--expires-in",
+            "1h",
+        ])
+        .env("WEIR_API_URL", &server.api_url)
+        .env("WEIR_API_KEY", bootstrap)
+        .output()
+        .expect("weir api-key create");
+    assert!(created.status.success(), "{created:?}");
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let bearer_header = serde_json::json!({ "Authorization": format!("Bearer {key}") }).to_string();
+    run_prefect_flow(
+        &server.api_url,
+        &[
+            ("PREFECT_API_KEY", &key),
+            ("PREFECT_CLIENT_CUSTOM_HEADERS", &bearer_header),
+        ],
+    );
+    run_prefect_flow(&server.api_url, &[("PREFECT_API_AUTH_STRING", &key)]);
+
+    let last = if key.ends_with('A') { "B" } else { "A" };
+    let wrong = format!("{}{last}", &key[..key.len() - 1]);
+    let output = prefect_flow_output(&server.api_url, &[("PREFECT_API_KEY", &wrong)]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "a wrong key must fail: {all}");
+    assert!(all.contains("401"), "{all}");
 }
 
 /// The real `prefect worker start --type process` runs a Python deployment created with the

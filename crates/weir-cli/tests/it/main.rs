@@ -3,6 +3,7 @@
 //! real Prefect 3.9.1 client (and prefect-kubernetes 0.8.0's blocks) against it, and the Kubernetes
 //! worker against the simulator.
 
+mod cli_api_keys;
 mod cli_blocks;
 mod cli_runs;
 mod cli_verbs;

@@ -4,16 +4,19 @@
 //!
 //! Both websockets speak Prefect's framing: subprotocol `prefect`, a first frame
 //! `{"type": "auth", "token": ...}` answered by `{"type": "auth_success"}`, or a close with code 1008
-//! when the token is wrong. A client that offers no subprotocol is served in legacy mode (no auth
-//! frame) only when the server has no auth string.
+//! (reason: why) when the token is wrong. The token may be an API key, the bootstrap key or the auth
+//! string (see `auth`). An upgrade request carrying an `Authorization` header (as Prefect Cloud's
+//! client sends, or a proxy adds) is checked before the upgrade, 401 when wrong; once it passes,
+//! the frame's token is not checked. A client that offers no subprotocol is served in legacy mode
+//! (no auth frame) only when auth is not required or its header passed.
 
-use crate::auth::token_matches;
-use crate::error::{ApiJson, ApiResult};
+use crate::auth::Denied;
+use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -23,6 +26,8 @@ use weir_core::events::{Event, EventFilter, EventFilterBody, EventPage};
 
 /// Close code for a policy violation (bad or missing auth).
 const POLICY_VIOLATION: u16 = 1008;
+/// Close code for a server-side failure (the key could not be checked).
+const INTERNAL_ERROR: u16 = 1011;
 /// Events replayed to a new subscriber at most.
 const MAX_REPLAY: usize = 1_000;
 
@@ -66,12 +71,21 @@ pub(crate) async fn filter_events(
     }))
 }
 
-async fn events_in(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+async fn events_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let prefect_protocol = offers_prefect_protocol(&upgrade);
+    let header_passed = match check_upgrade_header(&state, &headers).await {
+        Ok(passed) => passed,
+        Err(refusal) => return refusal,
+    };
     upgrade
         .protocols(["prefect"])
         .on_upgrade(move |socket| async move {
-            let Some(mut socket) = accept(socket, &state, prefect_protocol).await else {
+            let accepted = accept(socket, &state, prefect_protocol, header_passed).await;
+            let Some(mut socket) = accepted else {
                 return;
             };
             while let Some(Ok(message)) = socket.recv().await {
@@ -92,12 +106,21 @@ async fn events_in(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> 
         })
 }
 
-async fn events_out(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+async fn events_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let prefect_protocol = offers_prefect_protocol(&upgrade);
+    let header_passed = match check_upgrade_header(&state, &headers).await {
+        Ok(passed) => passed,
+        Err(refusal) => return refusal,
+    };
     upgrade
         .protocols(["prefect"])
         .on_upgrade(move |socket| async move {
-            let Some(socket) = accept(socket, &state, prefect_protocol).await else {
+            let accepted = accept(socket, &state, prefect_protocol, header_passed).await;
+            let Some(socket) = accepted else {
                 return;
             };
             stream_events(socket, state).await;
@@ -175,15 +198,28 @@ fn offers_prefect_protocol(upgrade: &WebSocketUpgrade) -> bool {
         .any(|p| p.to_str().is_ok_and(|p| p.trim() == "prefect"))
 }
 
+/// Checks an upgrade request's `Authorization` header, if it has one: `Ok(true)` when it passed
+/// (the auth frame's token is then not checked), `Ok(false)` when there is none, else the 401.
+async fn check_upgrade_header(state: &AppState, headers: &HeaderMap) -> Result<bool, Response> {
+    if !state.auth.required() || !headers.contains_key(axum::http::header::AUTHORIZATION) {
+        return Ok(false);
+    }
+    match state.auth.check_headers(&state.store, headers).await {
+        Ok(()) => Ok(true),
+        Err(denied) => Err(ApiError::from(denied).into_response()),
+    }
+}
+
 /// Runs the auth handshake. Returns the socket when the client may go on.
 async fn accept(
     mut socket: WebSocket,
     state: &AppState,
     prefect_protocol: bool,
+    header_passed: bool,
 ) -> Option<WebSocket> {
-    let configured = state.config.auth_string.as_deref();
+    let token_needed = state.auth.required() && !header_passed;
     if !prefect_protocol {
-        if configured.is_some() {
+        if token_needed {
             close(
                 socket,
                 POLICY_VIOLATION,
@@ -211,9 +247,20 @@ async fn accept(
             _ => return None,
         }
     };
-    if !token_matches(configured, token.as_deref()) {
-        close(socket, POLICY_VIOLATION, "unauthorized").await;
-        return None;
+    if token_needed {
+        if let Err(denied) = state
+            .auth
+            .check_secret(&state.store, token.as_deref())
+            .await
+        {
+            let code = if denied == Denied::Unavailable {
+                INTERNAL_ERROR
+            } else {
+                POLICY_VIOLATION
+            };
+            close(socket, code, denied.message()).await;
+            return None;
+        }
     }
     let ack = Message::Text(Utf8Bytes::from(json!({"type": "auth_success"}).to_string()));
     socket.send(ack).await.ok()?;

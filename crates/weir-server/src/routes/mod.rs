@@ -2,6 +2,7 @@
 //! each handler is a thin translation between HTTP and `weir_storage::Store`.
 
 pub(crate) mod admin;
+pub(crate) mod api_keys;
 pub(crate) mod block_documents;
 pub(crate) mod blocks;
 pub(crate) mod concurrency_leases;
@@ -123,4 +124,5 @@ pub fn api() -> Router<AppState> {
         .merge(tag_limits::routes())
         .merge(blocks::routes())
         .merge(block_documents::routes())
+        .merge(api_keys::routes())
 }

@@ -178,10 +178,15 @@ server_test!(the_openapi_document_and_docs_are_served, |server| {
         "/api/flows/",
         "/api/logs/filter",
         "/api/events/filter",
+        "/api/api_keys/",
+        "/api/api_keys/filter",
+        "/api/api_keys/{id}",
+        "/api/api_keys/{id}/revoke",
     ] {
         assert!(paths.contains_key(path), "{path} missing from openapi.json");
     }
     assert!(doc["components"]["schemas"]["FlowRun"]["properties"]["state"].is_object());
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
     let docs = http().get(format!("{base}/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(

@@ -1,4 +1,4 @@
-//! HTTP Basic auth with the server's auth string, and the websocket auth frame.
+//! HTTP Basic auth with the server's auth string, and the websocket auth frame (API keys: `api_keys`).
 
 use super::*;
 use futures::{SinkExt, StreamExt};
@@ -41,21 +41,40 @@ backend_test!(basic_auth_guards_every_endpoint_but_health, |db| {
     assert_eq!(ready.status(), 200);
 });
 
-/// Opens `/api/events/in` with the `prefect` subprotocol and sends an auth frame with `token`;
-/// returns the server's first answer (a text frame or a close code).
-async fn websocket_auth(server: &TestServer, token: serde_json::Value) -> String {
-    let url = format!("ws://{}/api/events/in", server.addr);
+/// Opens `/api/{path}` with the `prefect` subprotocol (and `authorization` as the upgrade's
+/// `Authorization` header, if given) and sends an auth frame with `token`; returns the server's
+/// first answer: a text frame, `close CODE: REASON`, or `http STATUS` when the upgrade is refused.
+pub(super) async fn websocket_auth(
+    server: &TestServer,
+    path: &str,
+    authorization: Option<&str>,
+    token: serde_json::Value,
+) -> String {
+    let url = format!("ws://{}/api/{path}", server.addr);
     let mut request = url.into_client_request().unwrap();
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", "prefect".parse().unwrap());
-    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    if let Some(value) = authorization {
+        request
+            .headers_mut()
+            .insert("Authorization", value.parse().unwrap());
+    }
+    let (mut socket, response) = match tokio_tungstenite::connect_async(request).await {
+        Ok(connected) => connected,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            return format!("http {}", response.status().as_u16())
+        }
+        Err(other) => panic!("{other}"),
+    };
     assert_eq!(response.headers()["sec-websocket-protocol"], "prefect");
     let frame = serde_json::json!({"type": "auth", "token": token}).to_string();
     socket.send(Message::Text(frame.into())).await.unwrap();
     match socket.next().await {
         Some(Ok(Message::Text(text))) => text.to_string(),
-        Some(Ok(Message::Close(Some(close)))) => format!("close {}", u16::from(close.code)),
+        Some(Ok(Message::Close(Some(close)))) => {
+            format!("close {}: {}", u16::from(close.code), close.reason.as_str())
+        }
         other => format!("{other:?}"),
     }
 }
@@ -65,16 +84,17 @@ backend_test!(
     |db| {
         let server = secured(&db).await;
         assert_eq!(
-            websocket_auth(&server, "admin:s3cret".into()).await,
+            websocket_auth(&server, "events/in", None, "admin:s3cret".into()).await,
             r#"{"type":"auth_success"}"#
         );
         assert_eq!(
-            websocket_auth(&server, "admin:guess".into()).await,
-            "close 1008"
+            websocket_auth(&server, "events/in", None, "admin:guess".into()).await,
+            "close 1008: Invalid credentials"
         );
-        assert_eq!(
-            websocket_auth(&server, serde_json::Value::Null).await,
-            "close 1008"
+        assert!(
+            websocket_auth(&server, "events/in", None, serde_json::Value::Null)
+                .await
+                .starts_with("close 1008: Missing credentials")
         );
     }
 );

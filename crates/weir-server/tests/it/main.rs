@@ -2,6 +2,7 @@
 //! 127.0.0.1.
 
 mod api;
+mod api_keys;
 mod auth;
 mod bad_input;
 mod blocks;

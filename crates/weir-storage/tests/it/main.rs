@@ -1,5 +1,6 @@
 //! Storage tests. Every test runs twice, on SQLite and on PostgreSQL (`storage_test!`).
 
+mod api_keys;
 mod blocks;
 mod concurrency_limits;
 mod flow_runs;

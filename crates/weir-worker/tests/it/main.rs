@@ -1,6 +1,7 @@
 //! The process worker against real Weir servers (SQLite and PostgreSQL): deployments of a Rust
 //! flow binary (`examples/test_flows.rs`, built with these tests) run to COMPLETED, Failed,
-//! Crashed and Cancelled, and two workers sharing one pool run 500 flow runs, each exactly once.
+//! Crashed and Cancelled, two workers sharing one pool run 500 flow runs, each exactly once, and a
+//! worker holding an API key serves a server that requires keys.
 
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -40,6 +41,21 @@ async fn start_worker(
     run_worker(server, worker_config(server, pool, name)).await
 }
 
+/// A worker for `pool` with these credentials (also given to its flow processes), polling every
+/// `poll_seconds` (and whenever `/events/out` tells it of a new run).
+async fn start_worker_as(
+    server: &TestServer,
+    pool: &str,
+    name: &str,
+    auth: Auth,
+    poll_seconds: f64,
+) -> tokio::sync::oneshot::Sender<()> {
+    let mut config = worker_config(server, pool, name);
+    config.auth = auth;
+    config.poll_seconds = poll_seconds;
+    run_worker(server, config).await
+}
+
 fn worker_config(server: &TestServer, pool: &str, name: &str) -> WorkerConfig {
     let mut config = WorkerConfig::new(server.api_url(), pool);
     config.name = name.to_owned();
@@ -52,10 +68,14 @@ fn worker_config(server: &TestServer, pool: &str, name: &str) -> WorkerConfig {
 /// Runs a process worker with `config` once it has registered with the pool (its first
 /// heartbeat, sent after the pool is set up); stops when the returned sender is dropped.
 async fn run_worker(server: &TestServer, config: WorkerConfig) -> tokio::sync::oneshot::Sender<()> {
-    let (pool, name) = (config.pool.clone(), config.name.clone());
+    let (pool, name, auth) = (
+        config.pool.clone(),
+        config.name.clone(),
+        config.auth.clone(),
+    );
     let worker = Worker::new(
         config,
-        ProcessInfrastructure::new(server.api_url(), Auth::None),
+        ProcessInfrastructure::new(server.api_url(), auth.clone()),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -65,7 +85,7 @@ async fn run_worker(server: &TestServer, config: WorkerConfig) -> tokio::sync::o
             })
             .await;
     });
-    let c = client(server);
+    let c = Client::new(&server.api_url(), auth);
     for _ in 0..100 {
         let workers = c.filter_workers(&pool).await.unwrap_or_default();
         if workers.iter().any(|w| w.name == name) {
@@ -210,6 +230,55 @@ server_test!(
         }
         assert_eq!(ids.len(), 500);
         assert_eq!(workers.len(), 2, "both workers took runs: {workers:?}");
+    }
+);
+
+// On a server that requires API keys, a worker holding a stored key serves its pool, and the
+// flow process it starts reports with the key too: the run completes and its task run, sent over
+// `/events/in`, is recorded. (The worker's `/events/out` follower sends the same token; a refused
+// follower would only fall back to reconnect-and-poll, so websocket auth is asserted in
+// weir-server's `api_keys` tests, not here.)
+weir_testkit::backend_test!(
+    a_worker_with_an_api_key_serves_a_server_requiring_keys,
+    |db| {
+        let config = weir_server::ServerConfig {
+            require_api_key: true,
+            ..weir_server::ServerConfig::default()
+        };
+        let store = weir_testkit::open(&db).await;
+        let (_, key) = store.issue_api_key("worker", None).await.unwrap();
+        let server = TestServer::start_with(store, config).await;
+        let c = Client::new(&server.api_url(), Auth::Bearer(key.clone()));
+        assert_eq!(
+            client(&server)
+                .create_flow("anonymous")
+                .await
+                .unwrap_err()
+                .status()
+                .map(|s| s.as_u16()),
+            Some(401)
+        );
+        let _worker = start_worker_as(&server, "keyed", "w1", Auth::Bearer(key), 1.0).await;
+        let ok = deploy(&c, "keyed", "ok-flow").await;
+        let run = run_deployment(&c, &ok, json!({"n": 1})).await;
+        wait_for(&c, run.id, StateType::Completed).await;
+        // Task runs are recorded from events shortly after the flow process reported them.
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            tasks = c
+                .filter_task_runs(&json!({"flow_runs": {"id": {"any_": [run.id]}}}))
+                .await
+                .unwrap();
+            if !tasks.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            tasks.len(),
+            1,
+            "the flow process reported its task run with the key"
+        );
     }
 );
 
