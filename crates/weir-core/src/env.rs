@@ -46,6 +46,10 @@ pub const PREFECT_LOGGING_LEVEL: &str = "PREFECT_LOGGING_LEVEL";
 pub const WEIR_FLOW_RUN_HEARTBEAT_SECONDS: &str = "WEIR_FLOW_RUN_HEARTBEAT_SECONDS";
 /// Prefect's name for the flow-run heartbeat interval.
 pub const PREFECT_RUNNER_HEARTBEAT_FREQUENCY: &str = "PREFECT_RUNNER_HEARTBEAT_FREQUENCY";
+/// The folder of the pod's service-account files (`token`, `ca.crt`, `namespace`) for in-cluster
+/// access to Kubernetes; default `/var/run/secrets/kubernetes.io/serviceaccount`, where the
+/// kubelet mounts it. Set it where that path cannot be mounted (a pod run as a local process).
+pub const WEIR_KUBERNETES_SERVICE_ACCOUNT_DIR: &str = "WEIR_KUBERNETES_SERVICE_ACCOUNT_DIR";
 
 /// The first of `names` set to a non-blank value, trimmed.
 pub fn first_set(names: &[&str]) -> Option<String> {
