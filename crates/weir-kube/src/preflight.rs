@@ -6,8 +6,9 @@
 //! gaps as the Role rules to add. Every review names a namespace: the preflight never asks about
 //! cluster-scoped access, so a worker confined to namespaced Roles passes it.
 //!
-//! The Helm chart's Role is rendered from the same list ([`role_rules_yaml`]), so the two cannot
-//! drift apart.
+//! The Helm chart's Role is rendered from the same list: `charts/weir-worker/files/role-rules.yaml`
+//! holds [`role_rules_yaml`]'s output, and the `charts` test of this crate checks both that file
+//! and the Roles helm renders against [`REQUIRED_RULES`], so the two cannot drift apart.
 
 use std::fmt::Write as _;
 
