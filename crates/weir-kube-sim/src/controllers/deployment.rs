@@ -3,7 +3,8 @@
 //! It creates the pods itself, without ReplicaSets: each pod is named `<deployment>-<hash>-xxxxx`,
 //! carries the template's labels plus `pod-template-hash` (a hash of the template) and a
 //! controlling owner reference to the Deployment, so deleting the Deployment collects them.
-//! Pods of an older template are deleted as soon as the template changes (no surge limits),
+//! Pods of an older template are deleted as soon as the template changes (no surge limits; under
+//! the `Recreate` strategy new pods wait until the old ones are gone),
 //! deleted or finished pods are replaced, extra pods are deleted (newest first), and the status
 //! reports replicas, updated, ready and available counts with the Available and Progressing
 //! conditions `kubectl rollout status` reads.
@@ -119,8 +120,13 @@ fn reconcile(sim: &Shared, deployment: &Value, owned: &[&Value]) {
             );
         }
     }
-    for _ in active.len()..replicas {
-        create_pod(sim, deployment, &hash);
+    // The Recreate strategy starts new pods only once every pod of an older template is gone.
+    let recreating = meta::str_at(deployment, "spec.strategy.type") == "Recreate"
+        && owned.iter().any(|p| !current(p) && !is_terminal(p));
+    if !recreating {
+        for _ in active.len()..replicas {
+            create_pod(sim, deployment, &hash);
+        }
     }
     write_status(sim, deployment, &live, &hash, replicas);
 }

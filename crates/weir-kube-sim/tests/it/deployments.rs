@@ -260,3 +260,67 @@ async fn a_deployment_whose_selector_misses_its_labels_is_refused() {
         "{err}"
     );
 }
+
+/// Under the Recreate strategy a new template's pod starts only once the old pod is gone; under
+/// the default it starts at once, while the old one is still terminating.
+#[tokio::test]
+async fn the_recreate_strategy_waits_for_old_pods_to_go() {
+    use weir_kube_sim::store::EventType;
+    for (strategy, waits) in [("Recreate", true), ("RollingUpdate", false)] {
+        let (sim, client) = crate::common::fast(1.0);
+        let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+            kube::Api::default_namespaced(client);
+        let deployment = |image: &str| -> k8s_openapi::api::apps::v1::Deployment {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "app"},
+                "spec": {
+                    "strategy": {"type": strategy},
+                    "selector": {"matchLabels": {"app": "a"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "a"}, "annotations": {"weir.dev/scenario": "run-local"}},
+                        "spec": {"terminationGracePeriodSeconds": 5, "containers": [{
+                            "name": "c", "image": image,
+                            "command": ["sh", "-c", "trap 'sleep 0.3; exit 0' TERM; while true; do sleep 0.05; done"],
+                        }]},
+                    },
+                },
+            }))
+            .unwrap()
+        };
+        let (_, _, mut changes) = sim
+            .store()
+            .snapshot_and_watch(weir_kube_sim::resources::known::pods());
+        let pp = kube::api::PostParams::default();
+        deployments.create(&pp, &deployment("one")).await.unwrap();
+        let first = loop {
+            let change = changes.recv().await.unwrap();
+            if change.resource.plural == "pods" && change.kind == EventType::Added {
+                break change.object["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+            }
+        };
+        // Let the first pod's process start, so its deletion is graceful.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut next = deployments.get("app").await.unwrap();
+        next.spec.template = deployment("two").spec.template;
+        deployments.replace("app", &pp, &next).await.unwrap();
+        let mut old_gone = false;
+        let started_while_old_present = loop {
+            let change = changes.recv().await.unwrap();
+            if change.resource.plural != "pods" {
+                continue;
+            }
+            let name = change.object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default();
+            match change.kind {
+                EventType::Deleted if name == first => old_gone = true,
+                EventType::Added if name != first => break !old_gone,
+                _ => {}
+            }
+        };
+        assert_eq!(started_while_old_present, !waits, "{strategy}");
+    }
+}
