@@ -53,6 +53,14 @@ metadata:
 data:
   greeting.txt: hello from a ConfigMap
 ---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: probe-secret
+  namespace: apps
+data:
+  password: czNjcmV0
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -81,7 +89,13 @@ spec:
               mountPath: /etc/probe
             - name: scratch
               mountPath: /tmp
+            - name: secret
+              mountPath: /etc/secret/password
+              subPath: password
       volumes:
+        - name: secret
+          secret:
+            secretName: probe-secret
         - name: config
           configMap:
             name: probe-config
@@ -92,9 +106,9 @@ spec:
     )
 }
 
-/// The probe: prints the mounted file (its path is an argument, rewritten to the pod's folder),
+/// The probe: prints the mounted files (their paths are arguments, rewritten to the pod's folder),
 /// then asks the API server, in-cluster, who it is and what it may do.
-const PROBE: &str = r#"["-c", "cat \"$1\"; echo; D=$WEIR_KUBERNETES_SERVICE_ACCOUNT_DIR; echo token=$(cat $D/token); echo namespace=$(cat $D/namespace); K=\"$KUBECTL --server=https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT --certificate-authority=$D/ca.crt --token=$(cat $D/token)\"; echo whoami=$($K auth whoami -o jsonpath={.status.userInfo.username}); echo list-pods=$($K auth can-i list pods -n apps); echo pod-logs=$($K auth can-i get pods --subresource=log -n apps); exec sleep 300", "probe", "/etc/probe/greeting.txt"]"#;
+const PROBE: &str = r#"["-c", "cat \"$1\"; echo; echo secret=$(cat \"$2\"); D=$WEIR_KUBERNETES_SERVICE_ACCOUNT_DIR; echo token=$(cat $D/token); echo namespace=$(cat $D/namespace); K=\"$KUBECTL --server=https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT --certificate-authority=$D/ca.crt --token=$(cat $D/token)\"; echo whoami=$($K auth whoami -o jsonpath={.status.userInfo.username}); echo list-pods=$($K auth can-i list pods -n apps); echo pod-logs=$($K auth can-i get pods --subresource=log -n apps); exec sleep 300", "probe", "/etc/probe/greeting.txt", "/etc/secret/password"]"#;
 
 async fn pods(k: &Kubectl) -> Vec<Value> {
     let out = k
@@ -155,6 +169,7 @@ async fn a_deployment_runs_a_local_image_with_its_service_account_and_volumes() 
     assert!(pod.starts_with("probe-"), "{pod}");
     let log = log_of(&k, &pod).await;
     assert!(log.starts_with("hello from a ConfigMap\n"), "{log}");
+    assert!(log.contains("secret=s3cret\n"), "{log}");
     assert!(log.contains("namespace=apps\n"), "{log}");
     assert!(
         log.contains("whoami=system:serviceaccount:apps:prober\n"),
