@@ -9,6 +9,7 @@
 //! clock come in as arguments where a rule needs them.
 
 pub mod blocks;
+pub mod concurrency_leases;
 pub mod concurrency_limits;
 pub mod deployments;
 pub mod env;

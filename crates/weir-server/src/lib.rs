@@ -44,6 +44,12 @@ pub struct ServerConfig {
     /// How long a run without a deployment or `infrastructure_pid` may stay CANCELLING before
     /// the cleanup sets it CANCELLED.
     pub cancelling_without_infrastructure_after: std::time::Duration,
+    /// How often the lease repossessor gives back the slots of expired concurrency leases
+    /// (Prefect's repossessor: 15 s).
+    pub lease_repossessor_interval: std::time::Duration,
+    /// How long one second of a concurrency lease's `lease_duration` lasts: one second, shorter
+    /// only in tests, so leases (at least 60 "seconds" by Prefect's rule) can expire quickly.
+    pub lease_time_unit: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +62,8 @@ impl Default for ServerConfig {
             zombies_after: std::time::Duration::from_secs(90),
             cancellation_cleanup_interval: std::time::Duration::from_secs(20),
             cancelling_without_infrastructure_after: std::time::Duration::from_secs(60),
+            lease_repossessor_interval: std::time::Duration::from_secs(15),
+            lease_time_unit: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -167,7 +175,26 @@ fn spawn_services(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         late_runs,
         spawn_zombies(state),
         spawn_cancellation_cleanup(state),
+        spawn_lease_repossessor(state),
     ]
+}
+
+/// Starts the lease repossessor (expired concurrency leases give back their slots).
+fn spawn_lease_repossessor(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let store = state.store.clone();
+    let every = state.config.lease_repossessor_interval;
+    tokio::spawn(async move {
+        let never = tokio::sync::Notify::new();
+        services::supervise("lease repossessor", every, &never, move || {
+            let store = store.clone();
+            async move {
+                services::lease_repossessor::repossess_expired_leases(&store)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await;
+    })
 }
 
 /// Starts the cancellation cleanup (subflows of cancelled runs, runs stuck CANCELLING).

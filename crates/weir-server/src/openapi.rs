@@ -2,8 +2,8 @@
 //! `/api/openapi.json`, with interactive docs (Swagger UI, bundled in the binary) at `/docs`.
 
 use crate::routes::{
-    admin, block_documents, blocks, concurrency_limits, deployments, events, flow_runs, flows,
-    logs, tag_limits, task_runs, variables, work_pools,
+    admin, block_documents, blocks, concurrency_leases, concurrency_limits, deployments, events,
+    flow_runs, flows, logs, tag_limits, task_runs, variables, work_pools,
 };
 use crate::AppState;
 use axum::Router;
@@ -105,6 +105,9 @@ use utoipa_swagger_ui::SwaggerUi;
         concurrency_limits::delete_limit,
         concurrency_limits::increment_slots,
         concurrency_limits::decrement_slots,
+        concurrency_leases::increment_with_lease,
+        concurrency_leases::decrement_with_lease,
+        concurrency_leases::renew_lease,
         tag_limits::upsert_tag_limit,
         tag_limits::read_tag_limit_by_id,
         tag_limits::read_tag_limit,
@@ -112,6 +115,8 @@ use utoipa_swagger_ui::SwaggerUi;
         tag_limits::delete_tag_limit,
         tag_limits::delete_tag_limit_by_id,
         tag_limits::reset_tag_limit,
+        tag_limits::increment_tag_slots,
+        tag_limits::decrement_tag_slots,
         blocks::create_block_type,
         blocks::read_block_type,
         blocks::read_block_type_by_slug,

@@ -9,9 +9,11 @@
 //! SQLite — so concurrent increments cannot lose updates or overfill a limit. The accounting
 //! itself is `weir_core::concurrency_limits`.
 
+use crate::concurrency_leases::insert_lease;
 use crate::db::{on_pool, Backend};
 use crate::{Error, Result, Store};
 use uuid::Uuid;
+use weir_core::concurrency_leases::ConcurrencyLease;
 use weir_core::concurrency_limits::{
     acquire, deny, release, tag_limit_name, AcquireError, ConcurrencyLimit, ConcurrencyLimitCreate,
     ConcurrencyLimitV2, ConcurrencyLimitV2Create, ConcurrencyLimitV2Update, SlotMode,
@@ -75,25 +77,61 @@ pub enum Increment {
 }
 
 /// The rows' lock suffix: PostgreSQL locks them; SQLite's single writer already serialises.
-fn for_update(backend: Backend) -> &'static str {
+pub(crate) fn for_update(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => " ORDER BY id FOR UPDATE",
         Backend::Sqlite => " ORDER BY id",
     }
 }
 
-fn placeholders(count: usize) -> String {
+pub(crate) fn placeholders(count: usize) -> String {
     (1..=count)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn decode(rows: Vec<(String,)>) -> Result<Vec<ConcurrencyLimitV2>> {
+pub(crate) fn decode(rows: Vec<(String,)>) -> Result<Vec<ConcurrencyLimitV2>> {
     rows.into_iter()
         .map(|(doc,)| Ok(serde_json::from_str(&doc)?))
         .collect()
 }
+
+/// Reads, locked, the limits whose `$column` ("id" or "name") is one of `$values` in the open
+/// transaction `$tx` (on a backend `$backend`); `?` on failure.
+macro_rules! lock_limits {
+    ($backend:expr, $tx:ident, $column:literal, $values:expr) => {{
+        let values = $values;
+        let select = format!(
+            "SELECT doc FROM concurrency_limit_v2 WHERE {} IN ({}){}",
+            $column,
+            $crate::concurrency_limits::placeholders(values.len()),
+            $crate::concurrency_limits::for_update($backend)
+        );
+        let mut query = sqlx::query_as(&select);
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows: Vec<(String,)> = query.fetch_all(&mut *$tx).await?;
+        $crate::concurrency_limits::decode(rows)?
+    }};
+}
+pub(crate) use lock_limits;
+
+/// Writes the counters of `$limits` back in the open transaction `$tx`; `?` on failure.
+macro_rules! write_limits {
+    ($tx:ident, $limits:expr) => {
+        for limit in $limits {
+            sqlx::query("UPDATE concurrency_limit_v2 SET updated = $1, doc = $2 WHERE id = $3")
+                .bind(limit.updated.to_canonical())
+                .bind(serde_json::to_string(limit)?)
+                .bind(limit.id.to_string())
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use write_limits;
 
 impl Store {
     /// Creates a global concurrency limit; a name already in use is a conflict.
@@ -187,10 +225,15 @@ impl Store {
             "DELETE FROM concurrency_slot_holder WHERE limit_id IN \
              (SELECT id FROM concurrency_limit_v2 WHERE {column} = $1)"
         );
+        let leases = format!(
+            "DELETE FROM concurrency_lease_limit WHERE limit_id IN \
+             (SELECT id FROM concurrency_limit_v2 WHERE {column} = $1)"
+        );
         let sql = format!("DELETE FROM concurrency_limit_v2 WHERE {column} = $1");
         let deleted = on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(&holders).bind(&value).execute(&mut *tx).await?;
+            sqlx::query(&leases).bind(&value).execute(&mut *tx).await?;
             let done = sqlx::query(&sql).bind(&value).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(done.rows_affected())
@@ -257,7 +300,7 @@ impl Store {
 
     /// Like [`Store::with_locked_limits`], with the holders of the limits (when `holders`) and
     /// the holder rows `change` adds or removes, written in the same transaction.
-    async fn with_locked_holders<T>(
+    pub(crate) async fn with_locked_holders<T>(
         &self,
         names: &[String],
         holders: bool,
@@ -270,19 +313,10 @@ impl Store {
         if names.is_empty() {
             return change(&mut [], &[], Timestamp::now()).map(|(t, _)| t);
         }
-        let select = format!(
-            "SELECT doc FROM concurrency_limit_v2 WHERE name IN ({}){}",
-            placeholders(names.len()),
-            for_update(self.backend())
-        );
+        let backend = self.backend();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let mut query = sqlx::query_as(&select);
-            for name in names {
-                query = query.bind(name);
-            }
-            let rows: Vec<(String,)> = query.fetch_all(&mut *tx).await?;
-            let mut limits = decode(rows)?;
+            let mut limits = lock_limits!(backend, tx, "name", names);
             let mut held = Vec::new();
             if holders && !limits.is_empty() {
                 let sql = format!(
@@ -298,15 +332,13 @@ impl Store {
                 held = rows.into_iter().filter_map(Holder::from_row).collect();
             }
             let (answer, edits) = change(&mut limits, &held, Timestamp::now())?;
-            for limit in &limits {
-                sqlx::query("UPDATE concurrency_limit_v2 SET updated = $1, doc = $2 WHERE id = $3")
-                    .bind(limit.updated.to_canonical())
-                    .bind(serde_json::to_string(limit)?)
-                    .bind(limit.id.to_string())
-                    .execute(&mut *tx).await?;
-            }
+            write_limits!(tx, &limits);
             for edit in edits {
                 let query = match &edit {
+                    HolderEdit::AddLease(lease) => {
+                        insert_lease!(tx, lease);
+                        continue;
+                    }
                     HolderEdit::Add { limit_id, holder_id, at } => sqlx::query(
                         "INSERT INTO concurrency_slot_holder (limit_id, holder_id, created) \
                          VALUES ($1, $2, $3) ON CONFLICT (limit_id, holder_id) DO NOTHING")
@@ -325,15 +357,20 @@ impl Store {
         })
     }
 
-    /// The holders of each limit, oldest first.
+    /// The holders of each limit, oldest first: task runs holding a slot row, and task runs
+    /// holding a lease on it.
     async fn holders_of(&self, limits: &[ConcurrencyLimitV2]) -> Result<Vec<Vec<Uuid>>> {
         if limits.is_empty() {
             return Ok(Vec::new());
         }
+        let ids = placeholders(limits.len());
         let sql = format!(
             "SELECT limit_id, holder_id, created FROM concurrency_slot_holder \
-             WHERE limit_id IN ({}) ORDER BY created, holder_id",
-            placeholders(limits.len())
+             WHERE limit_id IN ({ids}) \
+             UNION SELECT ll.limit_id, l.holder_id, l.created FROM concurrency_lease_limit ll \
+             JOIN concurrency_lease l ON l.id = ll.lease_id \
+             WHERE l.holder_type = 'task_run' AND ll.limit_id IN ({ids}) \
+             ORDER BY 3, 2"
         );
         let rows: Vec<(String, String, String)> = on_pool!(read &self.db, pool => {
             let mut query = sqlx::query_as(&sql);
@@ -346,10 +383,13 @@ impl Store {
         Ok(limits
             .iter()
             .map(|l| {
-                held.iter()
-                    .filter(|h| h.limit_id == l.id)
-                    .map(|h| h.holder_id)
-                    .collect()
+                let mut ids: Vec<Uuid> = Vec::new();
+                for holder in held.iter().filter(|h| h.limit_id == l.id) {
+                    if !ids.contains(&holder.holder_id) {
+                        ids.push(holder.holder_id);
+                    }
+                }
+                ids
             })
             .collect())
     }
@@ -606,7 +646,7 @@ pub fn deployment_limit_name(deployment_id: Uuid) -> String {
 }
 
 /// A run holding a slot of a limit since `created`.
-struct Holder {
+pub(crate) struct Holder {
     limit_id: Uuid,
     holder_id: Uuid,
     created: Timestamp,
@@ -623,7 +663,9 @@ impl Holder {
 }
 
 /// A change of the holder rows, made with the limits' counters.
-enum HolderEdit {
+pub(crate) enum HolderEdit {
+    /// A new lease (see `concurrency_leases`).
+    AddLease(ConcurrencyLease),
     Add {
         limit_id: Uuid,
         holder_id: Uuid,

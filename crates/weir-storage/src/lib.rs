@@ -10,6 +10,7 @@
 
 mod block_documents;
 mod block_types;
+mod concurrency_leases;
 mod concurrency_limits;
 mod db;
 mod deployments;
@@ -22,6 +23,7 @@ mod variables;
 mod work_pools;
 mod writer;
 
+pub use concurrency_leases::LeaseIncrement;
 pub use concurrency_limits::{Increment, LimitKey};
 pub use db::Backend;
 pub use deployments::ScheduledRun;

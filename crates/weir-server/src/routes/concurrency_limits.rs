@@ -34,7 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
 }
 
-fn checked(result: Result<(), (&'static str, String)>) -> ApiResult<()> {
+pub(crate) fn checked(result: Result<(), (&'static str, String)>) -> ApiResult<()> {
     result.map_err(|(field, msg)| ApiError::invalid(&["body", field], msg))
 }
 
@@ -138,15 +138,17 @@ pub(crate) async fn increment_slots(
             let minimal: Vec<_> = limits.iter().map(ConcurrencyLimitV2::minimal).collect();
             Json(minimal).into_response()
         }
-        Increment::Locked { retry_after } => {
-            let mut response =
-                (StatusCode::LOCKED, Json(json!({"detail": "Locked"}))).into_response();
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+        Increment::Locked { retry_after } => locked("Locked", Some(retry_after)),
     })
+}
+
+/// The 423 of a denied acquisition, with `Retry-After` in seconds when given.
+pub(crate) fn locked(detail: &str, retry_after: Option<f64>) -> Response {
+    let mut response = (StatusCode::LOCKED, Json(json!({"detail": detail}))).into_response();
+    if let Some(Ok(value)) = retry_after.map(|s| HeaderValue::from_str(&s.to_string())) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// Gives back slots on the named limits and records how long they were held.

@@ -4,6 +4,7 @@
 pub(crate) mod admin;
 pub(crate) mod block_documents;
 pub(crate) mod blocks;
+pub(crate) mod concurrency_leases;
 pub(crate) mod concurrency_limits;
 pub(crate) mod deployments;
 pub(crate) mod events;
@@ -118,6 +119,7 @@ pub fn api() -> Router<AppState> {
         .merge(deployments::routes())
         .merge(variables::routes())
         .merge(concurrency_limits::routes())
+        .merge(concurrency_leases::routes())
         .merge(tag_limits::routes())
         .merge(blocks::routes())
         .merge(block_documents::routes())

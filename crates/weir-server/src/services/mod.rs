@@ -3,6 +3,7 @@
 
 pub(crate) mod cancellation_cleanup;
 pub(crate) mod late_runs;
+pub(crate) mod lease_repossessor;
 pub(crate) mod scheduler;
 pub(crate) mod zombies;
 
