@@ -448,6 +448,16 @@ impl Client {
         .map(|_| ())
     }
 
+    /// The workers of `pool` that have sent a heartbeat.
+    pub async fn filter_workers(&self, pool: &str) -> Result<Vec<weir_core::work_pools::Worker>> {
+        self.call(
+            Method::POST,
+            &format!("/work_pools/{}/workers/filter", segment(pool)),
+            Some(&json!({})),
+        )
+        .await
+    }
+
     /// The scheduled runs a worker of `pool` should start now.
     pub async fn get_scheduled_flow_runs(
         &self,

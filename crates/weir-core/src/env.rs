@@ -50,6 +50,10 @@ pub const PREFECT_LOGGING_LEVEL: &str = "PREFECT_LOGGING_LEVEL";
 pub const WEIR_FLOW_RUN_HEARTBEAT_SECONDS: &str = "WEIR_FLOW_RUN_HEARTBEAT_SECONDS";
 /// Prefect's name for the flow-run heartbeat interval.
 pub const PREFECT_RUNNER_HEARTBEAT_FREQUENCY: &str = "PREFECT_RUNNER_HEARTBEAT_FREQUENCY";
+/// A base job template file the worker makes its pool match at every start.
+pub const WEIR_WORKER_BASE_JOB_TEMPLATE: &str = "WEIR_WORKER_BASE_JOB_TEMPLATE";
+/// The port of the worker's `GET /health` endpoint.
+pub const WEIR_WORKER_HEALTH_PORT: &str = "WEIR_WORKER_HEALTH_PORT";
 
 /// The first of `names` set to a non-blank value, trimmed.
 pub fn first_set(names: &[&str]) -> Option<String> {

@@ -9,9 +9,11 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 use weir_client::Client;
-use weir_core::job_template::{render, resolve_variables, BaseJobTemplate};
+use weir_core::job_template::{render, resolve_variables, template_drift, BaseJobTemplate};
 use weir_core::schemas::{FlowRun, OrchestrationDetails, SetStateStatus};
-use weir_core::work_pools::{ScheduledRunsRequest, WorkPool, WorkPoolCreate, WorkerFlowRun};
+use weir_core::work_pools::{
+    ScheduledRunsRequest, WorkPool, WorkPoolCreate, WorkPoolUpdate, WorkerFlowRun,
+};
 use weir_core::{StateCreate, StateType, Timestamp};
 
 /// How a worker runs.
@@ -23,6 +25,9 @@ pub struct WorkerConfig {
     pub auth: weir_client::Auth,
     /// The work pool served (created with the infrastructure's default template if missing).
     pub pool: String,
+    /// A base job template the pool is made to match at start (created with it, or updated when
+    /// it differs); `None` leaves an existing pool's template alone.
+    pub base_job_template: Option<Map<String, Value>>,
     /// The queues served; all of the pool's when empty.
     pub queues: Vec<String>,
     /// At most this many runs at once.
@@ -48,6 +53,7 @@ impl WorkerConfig {
             api_url: api_url.into(),
             auth: weir_client::Auth::None,
             pool: pool.into(),
+            base_job_template: None,
             queues: Vec::new(),
             limit: None,
             name: format!("weir-worker-{}", &Uuid::new_v4().simple().to_string()[..8]),
@@ -125,14 +131,21 @@ impl<I: Infrastructure> Worker<I> {
         Ok(())
     }
 
+    /// Reads the pool, creating it when missing: with the configured template if there is one,
+    /// else the infrastructure's default. With a configured template, an existing pool whose
+    /// template differs is logged as drifted and updated to match.
     async fn ensure_pool(&self) -> Result<WorkPool, weir_client::Error> {
-        match self.client.read_work_pool(&self.config.pool).await {
-            Ok(pool) => Ok(pool),
+        let wanted = self.config.base_job_template.as_ref();
+        let pool = match self.client.read_work_pool(&self.config.pool).await {
+            Ok(pool) => pool,
             Err(error) if error.status().is_some_and(|s| s.as_u16() == 404) => {
-                let template = serde_json::to_value(self.infrastructure.default_template())
-                    .ok()
-                    .and_then(|v| v.as_object().cloned())
-                    .unwrap_or_default();
+                let template = match wanted {
+                    Some(template) => template.clone(),
+                    None => serde_json::to_value(self.infrastructure.default_template())
+                        .ok()
+                        .and_then(|v| v.as_object().cloned())
+                        .unwrap_or_default(),
+                };
                 let create = WorkPoolCreate {
                     name: self.config.pool.clone(),
                     description: None,
@@ -143,16 +156,48 @@ impl<I: Infrastructure> Worker<I> {
                     storage_configuration: Default::default(),
                 };
                 match self.client.create_work_pool(&create).await {
-                    Ok(pool) => Ok(pool),
+                    Ok(pool) => {
+                        tracing::info!(pool = %pool.name, "created the work pool");
+                        return Ok(pool);
+                    }
                     // Another worker created it meanwhile.
                     Err(e) if e.status().is_some_and(|s| s.as_u16() == 409) => {
-                        self.client.read_work_pool(&self.config.pool).await
+                        self.client.read_work_pool(&self.config.pool).await?
                     }
-                    Err(e) => Err(e),
+                    Err(e) => return Err(e),
                 }
             }
-            Err(error) => Err(error),
+            Err(error) => return Err(error),
+        };
+        if pool.pool_type != self.infrastructure.pool_type() {
+            tracing::warn!(
+                pool = %pool.name, pool_type = %pool.pool_type,
+                worker_type = self.infrastructure.pool_type(),
+                "the work pool's type is not this worker's type"
+            );
         }
+        let Some(wanted) = wanted else {
+            return Ok(pool);
+        };
+        let drift = template_drift(
+            &Value::Object(pool.base_job_template.clone()),
+            &Value::Object(wanted.clone()),
+        );
+        if drift.is_empty() {
+            return Ok(pool);
+        }
+        tracing::warn!(
+            pool = %pool.name, drifted = %drift.join(", "),
+            "the work pool's base job template differs from the configured one; updating the pool"
+        );
+        let update = WorkPoolUpdate {
+            base_job_template: Some(wanted.clone()),
+            ..Default::default()
+        };
+        self.client
+            .update_work_pool(&self.config.pool, &update)
+            .await?;
+        self.client.read_work_pool(&self.config.pool).await
     }
 
     async fn heartbeats(&self) {

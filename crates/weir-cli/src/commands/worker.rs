@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use weir_core::env;
+use weir_core::job_template::BaseJobTemplate;
 use weir_kube::{KubernetesInfrastructure, KubernetesSettings, SecretKeyRef};
 use weir_worker::process::ProcessInfrastructure;
 use weir_worker::{Worker, WorkerConfig};
@@ -31,8 +32,12 @@ pub struct StartArgs {
     #[arg(long, short = 'n')]
     name: Option<String>,
     /// Serve GET /health on this port (0.0.0.0).
-    #[arg(long)]
+    #[arg(long, env = env::WEIR_WORKER_HEALTH_PORT)]
     health_port: Option<u16>,
+    /// A base job template (JSON file) the pool is made to match at every start: the pool is
+    /// created with it, or updated when its template differs (the differences are logged).
+    #[arg(long, env = env::WEIR_WORKER_BASE_JOB_TEMPLATE)]
+    base_job_template: Option<std::path::PathBuf>,
     /// Seconds between timed polls (new runs are also picked up as soon as they are scheduled).
     #[arg(long, default_value_t = 10.0)]
     poll_seconds: f64,
@@ -65,6 +70,28 @@ fn secret_ref(text: &str, default_key: &str) -> SecretKeyRef {
     }
 }
 
+/// Reads and checks a base job template file, so a bad chart value stops the worker with one line.
+fn read_base_job_template(
+    path: &std::path::Path,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the base job template {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("the base job template {} is not valid JSON", path.display()))?;
+    let template: BaseJobTemplate = serde_json::from_value(value.clone())
+        .map_err(|e| anyhow::anyhow!("base job template {}: {e}", path.display()))?;
+    template
+        .validate()
+        .map_err(|e| anyhow::anyhow!("base job template {}: {e}", path.display()))?;
+    match value {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => anyhow::bail!(
+            "base job template {}: expected a JSON object",
+            path.display()
+        ),
+    }
+}
+
 pub async fn run(command: WorkerCommand) -> anyhow::Result<()> {
     match command {
         WorkerCommand::Start(args) => start(args).await,
@@ -92,6 +119,9 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     config.health_address = args
         .health_port
         .map(|port| std::net::SocketAddr::from(([0, 0, 0, 0], port)));
+    if let Some(path) = &args.base_job_template {
+        config.base_job_template = Some(read_base_job_template(path)?);
+    }
     config.poll_seconds = args.poll_seconds;
     config.heartbeat_seconds = args.heartbeat_seconds;
     let outcome = if args.worker_type == "kubernetes" {

@@ -383,4 +383,27 @@ fn an_unreachable_server_and_bad_arguments_give_one_line() {
         .into();
     out.fails_with("unrecognized subcommand 'frobnicate'");
     assert_eq!(out.code, 2);
+
+    // A worker's base job template is checked before anything is contacted.
+    let template = std::env::temp_dir().join(format!("weir-template-{}.json", std::process::id()));
+    for (text, error) in [
+        ("{not json", "is not valid JSON"),
+        (
+            r#"{"job_configuration": {"command": "{{ cmd }}"}, "variables": {"type": "object", "properties": {"x": {}}}}"#,
+            "cmd",
+        ),
+    ] {
+        std::fs::write(&template, text).unwrap();
+        let out: Run = command(
+            "http://127.0.0.1:1/api",
+            &["worker", "start", "--pool", "p", "--base-job-template"],
+        )
+        .arg(&template)
+        .output()
+        .unwrap()
+        .into();
+        out.fails_with(error);
+        assert_eq!(out.code, 1);
+    }
+    std::fs::remove_file(&template).unwrap();
 }

@@ -20,6 +20,7 @@
 //! Pure: no I/O. The environment comes in as a lookup function and API values as a second pass, so
 //! the server and every worker share these rules and tests run in microseconds.
 
+mod drift;
 mod merge;
 mod placeholder;
 mod render;
@@ -28,6 +29,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use drift::template_drift;
 pub use merge::{expand_dotted_keys, resolve_variables};
 pub use placeholder::{
     kind_of, placeholders, whole as whole_placeholder, Placeholder, PlaceholderKind, Placeholders,

@@ -37,11 +37,22 @@ async fn start_worker(
     pool: &str,
     name: &str,
 ) -> tokio::sync::oneshot::Sender<()> {
+    run_worker(server, worker_config(server, pool, name)).await
+}
+
+fn worker_config(server: &TestServer, pool: &str, name: &str) -> WorkerConfig {
     let mut config = WorkerConfig::new(server.api_url(), pool);
     config.name = name.to_owned();
     config.poll_seconds = 1.0;
     config.heartbeat_seconds = 5;
     config.cancel_grace = Duration::from_secs(2);
+    config
+}
+
+/// Runs a process worker with `config` once it has registered with the pool (its first
+/// heartbeat, sent after the pool is set up); stops when the returned sender is dropped.
+async fn run_worker(server: &TestServer, config: WorkerConfig) -> tokio::sync::oneshot::Sender<()> {
+    let (pool, name) = (config.pool.clone(), config.name.clone());
     let worker = Worker::new(
         config,
         ProcessInfrastructure::new(server.api_url(), Auth::None),
@@ -56,12 +67,13 @@ async fn start_worker(
     });
     let c = client(server);
     for _ in 0..100 {
-        if c.read_work_pool(pool).await.is_ok() {
+        let workers = c.filter_workers(&pool).await.unwrap_or_default();
+        if workers.iter().any(|w| w.name == name) {
             return stop;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("the worker never created pool {pool}");
+    panic!("worker {name} never set up pool {pool}");
 }
 
 /// A deployment of the flow `flow` of the test binary on `pool`; returns its id.
@@ -388,3 +400,45 @@ async fn a_deployment_on_a_cron_schedule_runs_when_its_time_comes() {
     }
     panic!("no scheduled run completed within 90 s");
 }
+
+server_test!(
+    a_worker_given_a_base_job_template_creates_its_pool_with_it_and_repairs_drift,
+    |server| {
+        let c = client(&server);
+        let mut template =
+            serde_json::to_value(weir_core::job_template::default_process_template()).unwrap();
+        template["variables"]["properties"]["env"]["default"] = json!({"FROM_CHART": "1"});
+        let template = template.as_object().unwrap().clone();
+        let mut config = worker_config(&server, "charted", "w1");
+        config.base_job_template = Some(template.clone());
+
+        let stop = run_worker(&server, config.clone()).await;
+        let pool = c.read_work_pool("charted").await.unwrap();
+        assert_eq!(pool.pool_type, "process");
+        assert_eq!(
+            pool.base_job_template, template,
+            "created with the given template"
+        );
+        drop(stop);
+
+        // Someone edits the pool; the next start puts the configured template back.
+        let mut edited = template.clone();
+        edited["variables"]["properties"]["env"]["default"] = json!({});
+        let update = weir_core::work_pools::WorkPoolUpdate {
+            base_job_template: Some(edited.clone()),
+            ..Default::default()
+        };
+        c.update_work_pool("charted", &update).await.unwrap();
+        assert_eq!(
+            c.read_work_pool("charted").await.unwrap().base_job_template,
+            edited
+        );
+        config.name = "w2".to_owned();
+        let _worker = run_worker(&server, config).await;
+        assert_eq!(
+            c.read_work_pool("charted").await.unwrap().base_job_template,
+            template,
+            "the drifted template was replaced"
+        );
+    }
+);
