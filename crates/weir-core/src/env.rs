@@ -35,6 +35,10 @@ pub const RUST_LOG: &str = "RUST_LOG";
 pub const WEIR_FLOW_RUN_ID: &str = "WEIR_FLOW_RUN_ID";
 /// Prefect's name for the flow run to execute (what Prefect's workers set).
 pub const PREFECT_FLOW_RUN_ID: &str = "PREFECT__FLOW_RUN_ID";
+/// The folder of the pod's service-account files (`token`, `ca.crt`, `namespace`) for in-cluster
+/// access to Kubernetes; default `/var/run/secrets/kubernetes.io/serviceaccount`, where the
+/// kubelet mounts it. Set it where that path cannot be mounted (a pod run as a local process).
+pub const WEIR_KUBERNETES_SERVICE_ACCOUNT_DIR: &str = "WEIR_KUBERNETES_SERVICE_ACCOUNT_DIR";
 /// Where the SDK persists task and flow results (default `$WEIR_HOME/storage`).
 pub const WEIR_LOCAL_STORAGE_PATH: &str = "WEIR_LOCAL_STORAGE_PATH";
 /// Prefect's name for the local result storage folder.

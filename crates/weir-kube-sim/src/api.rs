@@ -172,11 +172,14 @@ async fn handle_inner(sim: Arc<Shared>, req: Request) -> Result<Response> {
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let user = sim
-        .rbac
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .authenticate(auth.as_deref())?;
+    let user = match sim.tokens.authenticate(auth.as_deref())? {
+        Some(service_account) => service_account,
+        None => sim
+            .rbac
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .authenticate(auth.as_deref())?,
+    };
     let params: Params = Query::<Vec<(String, String)>>::try_from_uri(req.uri())
         .map(|q| q.0.into_iter().collect())
         .unwrap_or_default();

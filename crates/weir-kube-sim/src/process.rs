@@ -1,8 +1,11 @@
-//! The `run-local` scenario: a pod's container command run as a local child process.
+//! The `run-local` and `run-local-image` scenarios: a pod's container command run as a local child
+//! process.
 //!
 //! The child gets only the pod's environment (resolved `value`, `secretKeyRef`, `configMapKeyRef`,
-//! `fieldRef` and `envFrom`) plus `PATH`, `HOME` and `HOSTNAME`; its stdout and stderr become the
-//! container log. Dropping the kill switch (pod deleted) kills the child.
+//! `fieldRef` and `envFrom`) plus `PATH`, `HOME` (a folder of the pod's own for an image),
+//! `HOSTNAME` and what [`crate::podfiles`] adds: volumes, the service-account folder and the
+//! in-cluster variables. Its stdout and stderr become the container log. Dropping the kill switch
+//! (pod deleted) kills the child.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -14,7 +17,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use crate::logs::LogBuf;
 use crate::meta;
+use crate::podfiles::PodFiles;
 use crate::resources::known;
+use crate::scenario::Scenario;
 use crate::sim::Shared;
 
 fn decoded(obj: &Value, key: &str) -> Option<String> {
@@ -50,11 +55,47 @@ fn field_ref(pod: &Value, path: &str) -> String {
     meta::str_at(pod, path).to_string()
 }
 
-/// The environment of a container, as the kubelet would assemble it.
+/// `text` with each `$(NAME)` of a variable in `env` replaced by its value, as the kubelet expands
+/// `command`, `args` and env values: `$$` is a literal `$`, unknown references stay as written.
+pub(crate) fn expand(text: &str, env: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some((name, tail)) = after
+            .strip_prefix('(')
+            .and_then(|inner| inner.split_once(')'))
+        {
+            match env.get(name) {
+                Some(value) => out.push_str(value),
+                None => {
+                    out.push_str("$(");
+                    out.push_str(name);
+                    out.push(')');
+                }
+            }
+            rest = tail;
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The variables a container defines (`env` and `envFrom`), as the kubelet would resolve them:
+/// `value`s may refer to `base` (the variables the kubelet itself sets) and to earlier variables
+/// as `$(NAME)`.
 pub(crate) fn container_env(
     sim: &Shared,
     pod: &Value,
     container: &Value,
+    base: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     let ns = meta::namespace(pod);
     let mut env = BTreeMap::new();
@@ -79,7 +120,9 @@ pub(crate) fn container_env(
     for e in container["env"].as_array().into_iter().flatten() {
         let name = meta::str_at(e, "name").to_string();
         let value = if let Some(v) = e["value"].as_str() {
-            v.to_string()
+            let mut visible = base.clone();
+            visible.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            expand(v, &visible)
         } else if let Some(r) = e["valueFrom"].get("secretKeyRef") {
             sim.store
                 .get(known::secrets(), ns, meta::str_at(r, "name"))
@@ -142,30 +185,44 @@ pub(crate) type Started = (
     Option<u32>,
 );
 
-/// Starts the first container's command; returns the exit-code cell, the kill switch and the pid.
-pub(crate) fn spawn(sim: &Arc<Shared>, pod: &Value) -> Started {
+/// Starts the first container's command as `scenario` maps it, with its volumes, service
+/// account and environment (see [`crate::podfiles`]); returns the exit-code cell, the kill switch
+/// and the pid.
+pub(crate) fn spawn(sim: &Arc<Shared>, pod: &Value, scenario: &Scenario) -> Started {
     let exit = Arc::new(Mutex::new(None));
     let (kill_tx, kill_rx) = tokio::sync::oneshot::channel::<()>();
     let container = pod["spec"]["containers"][0].clone();
     let buf = sim
         .logs
         .buf(meta::uid(pod), meta::str_at(&container, "name"));
-    let mut argv: Vec<String> = Vec::new();
-    for field in ["command", "args"] {
-        argv.extend(
-            container[field]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string)),
-        );
+    let fail = |message: String, code: i32| {
+        buf.push(sim.clock.now(), message);
+        *exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(code);
+    };
+    let files = match PodFiles::prepare(sim, pod, &container) {
+        Ok(files) => files,
+        Err(message) => {
+            fail(format!("run-local scenario: {message}"), 128);
+            return (exit, kill_tx, None);
+        }
+    };
+    // The container's values name paths as the container sees them and are mapped to the pod's
+    // folder; the kubelet's own (`files.env`) are local paths already.
+    let mut env = files.env.clone();
+    for (name, value) in container_env(sim, pod, &container, &files.env) {
+        env.insert(name, files.rewrite(&value));
     }
+    let argv: Vec<String> = scenario
+        .local_argv(&container)
+        .unwrap_or_default()
+        .iter()
+        .map(|arg| expand(&files.rewrite(arg), &env))
+        .collect();
     let Some((program, args)) = argv.split_first() else {
-        buf.push(
-            sim.clock.now(),
+        fail(
             "run-local scenario: the container has no command".into(),
+            127,
         );
-        *exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(127);
         return (exit, kill_tx, None);
     };
     let mut cmd = tokio::process::Command::new(program);
@@ -180,19 +237,30 @@ pub(crate) fn spawn(sim: &Arc<Shared>, pod: &Value) -> Started {
             cmd.env(var, v);
         }
     }
+    if matches!(scenario, Scenario::RunLocalImage { .. }) {
+        // An image brings its own home, not the host's.
+        let home = files.root.join("home");
+        if let Err(err) = std::fs::create_dir_all(&home) {
+            fail(
+                format!("run-local scenario: could not make a home folder: {err}"),
+                128,
+            );
+            return (exit, kill_tx, None);
+        }
+        cmd.env("HOME", home);
+    }
     cmd.env("HOSTNAME", meta::name(pod));
-    cmd.envs(container_env(sim, pod, &container));
+    cmd.envs(&env);
     if let Some(dir) = container["workingDir"].as_str() {
-        cmd.current_dir(dir);
+        cmd.current_dir(files.rewrite(dir));
     }
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => {
-            buf.push(
-                sim.clock.now(),
+            fail(
                 format!("run-local scenario: could not start {program:?}: {err}"),
+                128,
             );
-            *exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(128);
             return (exit, kill_tx, None);
         }
     };
@@ -222,4 +290,19 @@ pub(crate) fn spawn(sim: &Arc<Shared>, pod: &Value) -> Started {
         sim.store.changed.notify_one();
     });
     (exit, kill_tx, pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_expand_like_the_kubelets() {
+        let env = BTreeMap::from([("POD".to_string(), "w-1".to_string())]);
+        assert_eq!(expand("--name=$(POD)", &env), "--name=w-1");
+        assert_eq!(expand("$(POD)-$(POD)", &env), "w-1-w-1");
+        assert_eq!(expand("$(MISSING) stays", &env), "$(MISSING) stays");
+        assert_eq!(expand("$$(POD) is escaped", &env), "$(POD) is escaped");
+        assert_eq!(expand("cost: $5 $(", &env), "cost: $5 $(");
+    }
 }

@@ -6,6 +6,7 @@
 //! ClusterRole/ClusterRoleBinding objects stored in the simulator.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -163,6 +164,62 @@ impl Rbac {
             },
             None => self.anonymous.clone().ok_or_else(ApiError::unauthorized),
         }
+    }
+}
+
+const BOUND_TOKEN_PREFIX: &str = "sim-sa.";
+
+/// Service-account tokens the kubelet minted for pods, each valid while its pod exists, like the
+/// bound tokens a kubelet mounts. They are checked before the token table, so a pod's token is
+/// its service account even when the table lets everyone in.
+#[derive(Default)]
+pub(crate) struct BoundTokens {
+    /// Token → (user, uid of the pod it is bound to).
+    tokens: Mutex<HashMap<String, (User, String)>>,
+}
+
+impl BoundTokens {
+    /// A new token for service account `name` in `namespace`, bound to the pod `pod_uid`.
+    pub fn mint(&self, namespace: &str, name: &str, pod_uid: &str) -> String {
+        let token = format!("{BOUND_TOKEN_PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let user = User {
+            name: format!("system:serviceaccount:{namespace}:{name}"),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".into(),
+            ],
+            rules: Vec::new(),
+        };
+        self.lock()
+            .insert(token.clone(), (user, pod_uid.to_string()));
+        token
+    }
+
+    /// The service account a bearer token stands for: `Ok(None)` when it is no bound token, 401
+    /// when it was one and its pod is gone (even when the token table lets anyone in).
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Option<User>, ApiError> {
+        let Some(token) = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| t.starts_with(BOUND_TOKEN_PREFIX))
+        else {
+            return Ok(None);
+        };
+        match self.lock().get(token) {
+            Some((user, _)) => Ok(Some(user.clone())),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+
+    /// Invalidates the tokens of pods that are gone: those not in `live`.
+    pub fn retain_pods(&self, live: &std::collections::HashSet<&str>) {
+        self.lock()
+            .retain(|_, (_, uid)| live.contains(uid.as_str()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (User, String)>> {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -6,7 +6,8 @@
 //! `exit:3` or a JSON object such as `{"kind":"succeed","afterSeconds":5,"logs":["a","b"]}`.
 //! The crate README lists every scenario.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,6 +90,17 @@ pub enum Scenario {
     Hang,
     /// Run the container's command as a local process with the pod's environment.
     RunLocal,
+    /// Run the container as a local process, as `RunLocal` does, for an image whose programs are
+    /// local files: a command naming a path in `programs` runs that local file instead, and a
+    /// container without `command` runs `entrypoint` (the image's ENTRYPOINT) before its `args`.
+    RunLocalImage {
+        /// The image's entrypoint, used when the container sets no `command`.
+        #[serde(default)]
+        entrypoint: Vec<String>,
+        /// Paths inside the image mapped to the local files that stand for them.
+        #[serde(default)]
+        programs: BTreeMap<String, PathBuf>,
+    },
 }
 
 impl Default for Scenario {
@@ -151,6 +163,50 @@ impl Scenario {
             "run-local" => Scenario::RunLocal,
             _ => return Err(format!("unknown scenario {text:?}")),
         })
+    }
+
+    /// An image whose entrypoint is the program at `path` inside the image, run as the local file
+    /// `local`: `Scenario::local_image("/usr/local/bin/weir", env!("CARGO_BIN_EXE_weir"))`.
+    pub fn local_image(path: &str, local: impl Into<PathBuf>) -> Self {
+        Scenario::RunLocalImage {
+            entrypoint: vec![path.to_string()],
+            programs: BTreeMap::from([(path.to_string(), local.into())]),
+        }
+    }
+
+    /// Whether the container runs as a local process.
+    pub fn runs_locally(&self) -> bool {
+        matches!(self, Scenario::RunLocal | Scenario::RunLocalImage { .. })
+    }
+
+    /// The local command line of a container: its `command` (else the image's entrypoint) and
+    /// `args`, with the program mapped to its local file. `None` for scenarios that run nothing.
+    pub fn local_argv(&self, container: &Value) -> Option<Vec<String>> {
+        let strings = |field: &str| -> Vec<String> {
+            container[field]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        let (entrypoint, programs) = match self {
+            Scenario::RunLocal => (&Vec::new(), &BTreeMap::new()),
+            Scenario::RunLocalImage {
+                entrypoint,
+                programs,
+            } => (entrypoint, programs),
+            _ => return None,
+        };
+        let mut argv = strings("command");
+        if argv.is_empty() {
+            argv = entrypoint.clone();
+        }
+        argv.extend(strings("args"));
+        if let Some(local) = argv.first().and_then(|p| programs.get(p)) {
+            argv[0] = local.display().to_string();
+        }
+        Some(argv)
     }
 
     /// How long the containers run before the scenario's ending, in simulated seconds.
@@ -222,6 +278,7 @@ impl ScenarioTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn short_and_json_forms() {
@@ -252,6 +309,33 @@ mod tests {
             Scenario::ImagePullBackOff
         );
         assert!(Scenario::parse("bogus").is_err());
+    }
+
+    #[test]
+    fn local_images_map_the_program_and_supply_the_entrypoint() {
+        let image = Scenario::local_image("/usr/local/bin/weir", "/build/weir");
+        let with_command = json!({"command": ["/usr/local/bin/weir", "worker"], "args": ["start"]});
+        assert_eq!(
+            image.local_argv(&with_command).unwrap(),
+            ["/build/weir", "worker", "start"]
+        );
+        let args_only = json!({"args": ["--version"]});
+        assert_eq!(
+            image.local_argv(&args_only).unwrap(),
+            ["/build/weir", "--version"]
+        );
+        let other = json!({"command": ["/bin/sh", "-c", "true"]});
+        assert_eq!(image.local_argv(&other).unwrap(), ["/bin/sh", "-c", "true"]);
+        assert_eq!(
+            Scenario::RunLocal.local_argv(&args_only).unwrap(),
+            ["--version"]
+        );
+        assert_eq!(Scenario::Hang.local_argv(&args_only), None);
+        let parsed: Scenario = serde_json::from_value(json!({
+            "kind": "run-local-image", "entrypoint": ["/app"], "programs": {"/app": "/tmp/app"}
+        }))
+        .unwrap();
+        assert_eq!(parsed, Scenario::local_image("/app", "/tmp/app"));
     }
 
     #[test]

@@ -105,6 +105,32 @@ pub(crate) struct Shared {
     pub scenarios: RwLock<ScenarioTable>,
     pub pages: Mutex<HashMap<String, Page>>,
     pub controllers: Mutex<crate::controllers::State>,
+    /// Service-account tokens minted for pods.
+    pub tokens: crate::rbac::BoundTokens,
+    /// The HTTPS listener's address and CA (PEM), which in-cluster processes are given.
+    pub tls: RwLock<Option<(SocketAddr, String)>>,
+    /// Uids of the pods with a folder of files (see [`crate::podfiles`]).
+    pub pod_dirs: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        for uid in self
+            .pod_dirs
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            crate::podfiles::remove(uid);
+        }
+    }
+}
+
+impl Shared {
+    /// The HTTPS listener's address and CA (PEM), once [`Simulator::listen_tls`] was called.
+    pub fn tls_endpoint(&self) -> Option<(SocketAddr, String)> {
+        self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// A running simulated cluster. Cheap to clone; controllers stop when the last clone is dropped.
@@ -134,6 +160,9 @@ impl Simulator {
             logs: LogStore::default(),
             pages: Mutex::new(HashMap::new()),
             controllers: Mutex::new(Default::default()),
+            tokens: Default::default(),
+            tls: RwLock::new(None),
+            pod_dirs: Mutex::new(Default::default()),
         });
         seed(&shared);
         crate::controllers::spawn(Arc::downgrade(&shared));
@@ -195,7 +224,9 @@ impl Simulator {
     }
 
     /// Serves the API over HTTPS on `127.0.0.1:port` (0 picks a free port) in a background task.
-    /// Returns the address and the PEM of the CA that signed the server certificate.
+    /// Returns the address and the PEM of the CA that signed the server certificate. Pods run as
+    /// local processes started from then on get in-cluster access to this listener (see
+    /// [`crate::podfiles`]).
     pub async fn listen_tls(&self, port: u16) -> std::io::Result<(SocketAddr, String)> {
         let material = crate::tls::material()?;
         let tcp = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -205,6 +236,9 @@ impl Simulator {
             acceptor: tokio_rustls::TlsAcceptor::from(material.config),
         };
         let app = self.router();
+        // Pods run as local processes reach the API here (the last HTTPS listener started).
+        *self.shared.tls.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((addr, material.ca_pem.clone()));
         tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::warn!(?err, "simulator TLS listener stopped");

@@ -342,6 +342,7 @@ pub fn admit_create(rt: &ResourceType, obj: &mut Value) -> Result<()> {
                 false,
                 &mut errs,
             );
+            validate_deployment_selector(spec, &mut errs);
         }
         ("", "namespaces") => {
             obj["spec"] = json!({"finalizers": ["kubernetes"]});
@@ -370,6 +371,24 @@ pub fn admit_create(rt: &ResourceType, obj: &mut Value) -> Result<()> {
         Ok(())
     } else {
         Err(ApiError::invalid(rt, meta::name(obj), &errs))
+    }
+}
+
+/// A Deployment needs a selector, and its template's labels must match it.
+fn validate_deployment_selector(spec: &Value, errs: &mut Vec<FieldError>) {
+    let Some(wanted) = spec["selector"]["matchLabels"].as_object() else {
+        if spec["selector"]["matchExpressions"].is_null() {
+            errs.push(FieldError::required("spec.selector", ""));
+        }
+        return;
+    };
+    let labels = &spec["template"]["metadata"]["labels"];
+    if wanted.iter().any(|(k, v)| labels.get(k) != Some(v)) {
+        errs.push(FieldError::invalid(
+            "spec.template.metadata.labels",
+            labels,
+            "`selector` does not match template `labels`",
+        ));
     }
 }
 

@@ -79,8 +79,8 @@ pub enum Source<'a> {
     /// where the kubeconfig is a JSON object or a YAML/JSON string. Always final: a broken block is
     /// an error, not a reason to try the next source.
     Block(&'a Value),
-    /// The pod's service account (`KUBERNETES_SERVICE_HOST`/`_PORT` and the mounted token);
-    /// skipped when those variables are unset.
+    /// The pod's service account (`KUBERNETES_SERVICE_HOST`/`_PORT` and the token, CA and
+    /// namespace files of [`service_account_dir`]); skipped when those variables are unset.
     InCluster,
     /// The kubeconfig named by `KUBECONFIG`, else `~/.kube/config`; skipped when neither exists.
     DefaultKubeconfig,
@@ -106,7 +106,11 @@ pub async fn connect_with(sources: &[Source<'_>]) -> Result<kube::Client, Cluste
                 let (kubeconfig, context) = block_kubeconfig(block)?;
                 Some(from_kubeconfig(kubeconfig, Some(context)).await?)
             }
-            Source::InCluster => match kube::Config::incluster() {
+            Source::InCluster => match incluster_config(
+                std::env::var("KUBERNETES_SERVICE_HOST"),
+                std::env::var("KUBERNETES_SERVICE_PORT"),
+                &service_account_dir(),
+            ) {
                 Ok(config) => Some(config),
                 Err(InClusterError::ReadEnvironmentVariable(std::env::VarError::NotPresent)) => {
                     tried.push(
@@ -143,6 +147,58 @@ pub async fn connect_with(sources: &[Source<'_>]) -> Result<kube::Client, Cluste
         tried.push("no source given".into());
     }
     Err(ClusterError::NotConfigured { tried })
+}
+
+/// Where the kubelet mounts a pod's service-account files.
+pub const SERVICE_ACCOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The folder of the pod's service-account files: `WEIR_KUBERNETES_SERVICE_ACCOUNT_DIR` when set
+/// (a process that cannot have the standard mount, such as a pod the simulator runs locally),
+/// else [`SERVICE_ACCOUNT_PATH`].
+pub fn service_account_dir() -> PathBuf {
+    std::env::var_os(weir_core::env::WEIR_KUBERNETES_SERVICE_ACCOUNT_DIR)
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(SERVICE_ACCOUNT_PATH))
+}
+
+/// An in-cluster configuration, as kube's `Config::incluster` builds it but from the files of
+/// `dir`: the API server at `https://<host>:<port>` (the values of `KUBERNETES_SERVICE_HOST` and
+/// `_PORT`), the `token` file (re-read as the kubelet rotates it), the `ca.crt` bundle and the
+/// `namespace` file as the default namespace.
+fn incluster_config(
+    host: Result<String, std::env::VarError>,
+    port: Result<String, std::env::VarError>,
+    dir: &Path,
+) -> Result<kube::Config, InClusterError> {
+    let host = host.map_err(InClusterError::ReadEnvironmentVariable)?;
+    let port: u16 = port
+        .map_err(InClusterError::ReadEnvironmentVariable)?
+        .parse()
+        .map_err(InClusterError::ParseClusterPort)?;
+    let authority = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => std::net::SocketAddr::new(ip, port).to_string(),
+        Err(_) => format!("{host}:{port}"),
+    };
+    let cluster_url = format!("https://{authority}")
+        .parse()
+        .map_err(InClusterError::ParseClusterUrl)?;
+    let namespace = std::fs::read_to_string(dir.join("namespace"))
+        .map_err(InClusterError::ReadDefaultNamespace)?;
+    let ca_file = dir.join("ca.crt");
+    let ca = std::fs::read(&ca_file).map_err(InClusterError::ReadCertificateBundle)?;
+    let certificates = pem::parse_many(ca)
+        .map_err(InClusterError::ParseCertificates)?
+        .into_iter()
+        .filter(|block| block.tag() == "CERTIFICATE")
+        .map(pem::Pem::into_contents)
+        .collect();
+    let mut config = kube::Config::new(cluster_url);
+    config.default_namespace = namespace.trim().to_string();
+    config.root_cert = Some(certificates);
+    config.root_cert_file = Some(ca_file);
+    config.auth_info.token_file = Some(dir.join("token").display().to_string());
+    Ok(config)
 }
 
 /// The kubeconfig of `KUBECONFIG` (which may list several files, merged), else of
@@ -359,6 +415,55 @@ mod tests {
             assert!(err.contains(expected), "{block}: {err}");
             assert!(!err.contains('\n'), "{err}");
         }
+    }
+
+    #[test]
+    fn the_in_cluster_config_comes_from_the_service_account_folder() {
+        let dir = std::env::temp_dir().join(format!("weir-sa-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let set = |v: &str| Ok(v.to_string());
+        // Each file is required, and read from the folder given.
+        let err = incluster_config(set("10.0.0.1"), set("6443"), &dir).unwrap_err();
+        assert!(
+            matches!(err, InClusterError::ReadDefaultNamespace(_)),
+            "{err}"
+        );
+        std::fs::write(dir.join("namespace"), "weir-workers\n").unwrap();
+        let err = incluster_config(set("10.0.0.1"), set("6443"), &dir).unwrap_err();
+        assert!(
+            matches!(err, InClusterError::ReadCertificateBundle(_)),
+            "{err}"
+        );
+        let der = b"not really DER, but PEM-framed";
+        let ca = pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec()));
+        std::fs::write(dir.join("ca.crt"), ca).unwrap();
+        std::fs::write(dir.join("token"), "sa-token").unwrap();
+
+        let config = incluster_config(set("10.0.0.1"), set("6443"), &dir).unwrap();
+        assert_eq!(config.cluster_url.to_string(), "https://10.0.0.1:6443/");
+        assert_eq!(config.default_namespace, "weir-workers");
+        assert_eq!(config.root_cert, Some(vec![der.to_vec()]));
+        assert_eq!(config.root_cert_file, Some(dir.join("ca.crt")));
+        assert_eq!(
+            config.auth_info.token_file,
+            Some(dir.join("token").display().to_string())
+        );
+        let v6 = incluster_config(set("fd00::1"), set("443"), &dir).unwrap();
+        assert_eq!(v6.cluster_url.to_string(), "https://[fd00::1]:443/");
+        let named = incluster_config(set("kubernetes.default.svc"), set("443"), &dir).unwrap();
+        assert_eq!(named.cluster_url.host(), Some("kubernetes.default.svc"));
+
+        // Outside a cluster the variables are unset, which `connect_with` reports as skipped.
+        let unset = incluster_config(Err(std::env::VarError::NotPresent), set("1"), &dir);
+        assert!(matches!(
+            unset,
+            Err(InClusterError::ReadEnvironmentVariable(
+                std::env::VarError::NotPresent
+            ))
+        ));
+        let err = incluster_config(set("h"), set("https"), &dir).unwrap_err();
+        assert!(matches!(err, InClusterError::ParseClusterPort(_)), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]

@@ -10,7 +10,8 @@ use weir_client::{Client, Method};
 use weir_core::StateType;
 use weir_kube_sim::{Scenario, Simulator};
 
-const IMAGE: &str = "registry.local/weir-flows:cli";
+/// The flows image; the simulator runs its pods' commands as local processes.
+pub(super) const FLOWS_IMAGE: &str = "registry.local/weir-flows:cli";
 
 fn flows_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
@@ -53,7 +54,8 @@ fn start_worker(api_url: &str, pool: &str, envs: &[(&str, &str)]) -> WorkerProce
     WorkerProcess(command.spawn().expect("spawn weir worker"))
 }
 
-async fn deploy(client: &Client, pool: &str, job_variables: Value) -> String {
+/// A deployment of the test flows binary in `pool` with `job_variables`; returns its id.
+pub(super) async fn deploy(client: &Client, pool: &str, job_variables: Value) -> String {
     let flow = client.create_flow("ok-flow").await.unwrap();
     let body = json!({
         "name": "k8s", "flow_id": flow.id, "work_pool_name": pool,
@@ -67,7 +69,11 @@ async fn deploy(client: &Client, pool: &str, job_variables: Value) -> String {
     deployment["id"].as_str().unwrap().to_owned()
 }
 
-async fn run_to_completion(client: &Client, deployment: &str) -> weir_core::schemas::FlowRun {
+/// Creates a run of `deployment` and waits for it to end.
+pub(super) async fn run_to_completion(
+    client: &Client,
+    deployment: &str,
+) -> weir_core::schemas::FlowRun {
     let (_, run) = client
         .request(
             Method::POST,
@@ -118,7 +124,7 @@ async fn the_kubernetes_worker_binary_runs_a_flow_as_a_job_through_a_kubeconfig(
         &[("KUBECONFIG", path.to_str().unwrap())],
     );
     wait_for_pool(&client, "k8s").await;
-    let deployment = deploy(&client, "k8s", json!({"image": IMAGE})).await;
+    let deployment = deploy(&client, "k8s", json!({"image": FLOWS_IMAGE})).await;
     let run = run_to_completion(&client, &deployment).await;
     assert_eq!(
         run.state_type,
@@ -176,7 +182,7 @@ async fn a_cluster_config_block_names_the_cluster() {
     let deployment = deploy(
         &client,
         "k8s-block",
-        json!({"image": IMAGE, "cluster_config": {"$ref": {"block_document_id": document["id"]}}}),
+        json!({"image": FLOWS_IMAGE, "cluster_config": {"$ref": {"block_document_id": document["id"]}}}),
     )
     .await;
     let run = run_to_completion(&client, &deployment).await;

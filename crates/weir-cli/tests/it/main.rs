@@ -1,7 +1,7 @@
 //! Tests of the `weir` binary as users run it: `weir server start` on each backend, its errors, the
 //! API verbs (`work-pool`, `work-queue`, `deployment`, `flow-run`, `variable`, `block`, `config`), the
 //! real Prefect 3.9.1 client (and prefect-kubernetes 0.8.0's blocks) against it, and the Kubernetes
-//! worker against the simulator.
+//! worker against the simulator, also installed from the worker Helm chart.
 
 mod cli_api_keys;
 mod cli_blocks;
@@ -10,6 +10,7 @@ mod cli_verbs;
 mod compat;
 mod kubernetes_worker;
 mod server_start;
+mod worker_chart;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

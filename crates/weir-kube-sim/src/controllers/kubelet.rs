@@ -3,7 +3,7 @@
 //! Stages: bind to the one node, create containers (or stall in CreateContainerConfigError or the
 //! image-pull back-off loop), run while writing log lines, then terminate with the scenario's exit
 //! code, OOMKilled, eviction or node loss. Deleted pods are killed and released (grace period zero).
-//! The `run-local` scenario runs the container command as a local process.
+//! The `run-local` scenarios run the container command as a local process.
 
 use std::sync::{Arc, Mutex};
 
@@ -63,6 +63,8 @@ pub(crate) fn reconcile_all(sim: &Arc<Shared>) {
         state.kubelet.remove(&uid);
         sim.logs.forget_pod(&uid);
     }
+    sim.tokens.retain_pods(&live);
+    crate::podfiles::retain(sim, &live);
     for pod in &pods {
         step(sim, &mut state.kubelet, pod, now);
     }
@@ -554,8 +556,8 @@ fn start(sim: &Arc<Shared>, run: &mut PodRun, pod: &Value, now: DateTime<Utc>, i
         }
     });
     run.emitted = 0;
-    if run.scenario == Scenario::RunLocal {
-        let (exit, kill, pid) = crate::process::spawn(sim, pod);
+    if run.scenario.runs_locally() {
+        let (exit, kill, pid) = crate::process::spawn(sim, pod, &run.scenario);
         run.exit = Some(exit);
         run.kill = Some(kill);
         run.pid = pid;
@@ -601,7 +603,7 @@ fn running(
         .cloned()
         .unwrap_or_default();
     let run_secs = run.scenario.run_seconds();
-    if run.scenario != Scenario::RunLocal {
+    if !run.scenario.runs_locally() {
         let scripted = run.scenario.logs().map(<[String]>::to_vec);
         let total = run_secs.unwrap_or(0.0);
         loop {
@@ -637,7 +639,7 @@ fn running(
         .as_ref()
         .and_then(|e| *e.lock().unwrap_or_else(|p| p.into_inner()));
     let outcome: Option<(i32, &str)> = match (&run.scenario, ended, local_exit) {
-        (Scenario::RunLocal, _, Some(code)) => {
+        (scenario, _, Some(code)) if scenario.runs_locally() => {
             Some((code, if code == 0 { "Completed" } else { "Error" }))
         }
         (Scenario::Succeed { .. }, true, _) => Some((0, "Completed")),

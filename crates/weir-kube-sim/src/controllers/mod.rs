@@ -1,10 +1,11 @@
-//! The simulated control plane: garbage collector, namespace controller, Job controller and the
-//! fake kubelet, run in one loop on the simulated clock.
+//! The simulated control plane: garbage collector, namespace controller, Job and Deployment
+//! controllers and the fake kubelet, run in one loop on the simulated clock.
 //!
 //! The loop wakes on every store change, on clock advances and on a short tick, and runs each
 //! controller once over the whole store. Controllers write through the store like any client
 //! (without RBAC or faults), and write only when something changes, so the loop settles.
 
+pub(crate) mod deployment;
 pub(crate) mod gc;
 pub(crate) mod job;
 pub(crate) mod kubelet;
@@ -65,6 +66,7 @@ fn run_once(sim: &Arc<Shared>) {
     gc::collect(sim);
     gc::namespaces(sim);
     job::reconcile_all(sim);
+    deployment::reconcile_all(sim);
     kubelet::reconcile_all(sim);
 }
 

@@ -2,92 +2,15 @@
 //! get -w, logs -f, wait, patch, delete, auth can-i. kubectl must be installed (or named by
 //! `WEIR_KUBECTL`); the test fails, never skips, when it is missing.
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use weir_kube_sim::kubectl::{kubectl_binary, Kubectl};
 use weir_kube_sim::{Config, Rbac, Rule, Simulator, User};
 
 use crate::common::scratch_dir;
-
-fn kubectl_binary() -> PathBuf {
-    let path = std::env::var_os("WEIR_KUBECTL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("kubectl"));
-    let ok = std::process::Command::new(&path)
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "kubectl is required by the conformance tests but {path:?} does not run; install it (see crates/weir-kube-sim/README.md) or set WEIR_KUBECTL"
-    );
-    path
-}
-
-struct Kubectl {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
-}
-
-impl Kubectl {
-    async fn start(sim: &Simulator, token: &str) -> Self {
-        let addr = sim.listen(0).await.expect("listen on loopback");
-        let dir = scratch_dir("kubectl");
-        let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(&kubeconfig, Simulator::kubeconfig(addr, token)).unwrap();
-        Kubectl {
-            bin: kubectl_binary(),
-            kubeconfig,
-        }
-    }
-
-    /// Over HTTPS, where kubectl sends the kubeconfig's token.
-    async fn start_tls(sim: &Simulator, token: &str) -> Self {
-        let (addr, ca) = sim.listen_tls(0).await.expect("listen on loopback");
-        let dir = scratch_dir("kubectl-tls");
-        let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(&kubeconfig, Simulator::kubeconfig_tls(addr, token, &ca)).unwrap();
-        Kubectl {
-            bin: kubectl_binary(),
-            kubeconfig,
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&self.bin);
-        cmd.args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env(
-                "HOME",
-                self.kubeconfig.parent().unwrap_or(Path::new("/tmp")),
-            )
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    /// Runs kubectl; returns (success, stdout, stderr).
-    async fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let out = tokio::time::timeout(Duration::from_secs(60), self.command(args).output())
-            .await
-            .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
-            .expect("kubectl runs");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    async fn ok(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args).await;
-        assert!(ok, "kubectl {args:?} failed: {err}\n{out}");
-        out
-    }
-}
 
 #[tokio::test]
 async fn kubectl_runs_a_job_end_to_end() {

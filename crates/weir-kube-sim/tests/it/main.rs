@@ -3,6 +3,7 @@
 
 mod common;
 mod crud;
+mod deployments;
 mod events;
 mod faults;
 mod jobs;

@@ -120,3 +120,16 @@ async fn kubeconfig_from_the_environment() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The simulator names a local pod's service-account folder with the variable Weir reads.
+#[test]
+fn the_simulator_and_weir_agree_on_the_service_account_folder_variable() {
+    assert_eq!(
+        weir_kube_sim::podfiles::SERVICE_ACCOUNT_DIR_ENV,
+        weir_core::env::WEIR_KUBERNETES_SERVICE_ACCOUNT_DIR
+    );
+    assert_eq!(
+        weir_kube_sim::podfiles::SERVICE_ACCOUNT_PATH,
+        cluster::SERVICE_ACCOUNT_PATH
+    );
+}
