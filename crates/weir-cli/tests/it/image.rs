@@ -91,14 +91,17 @@ async fn the_static_binary_serves_and_works_in_an_empty_read_only_root() {
     );
 
     let pools = root
-        .command(&image, &["work-pool", "ls"])
+        .command(&image, &["work-pool", "ls", "--output", "json"])
         .env("WEIR_API_URL", format!("http://{HOSTS_ALIAS}:{port}/api"))
         .output()
         .unwrap();
     assert!(pools.status.success(), "{pools:?}");
-    assert!(
-        String::from_utf8_lossy(&pools.stdout).contains("p "),
-        "{pools:?}"
+    let pools: Vec<serde_json::Value> = serde_json::from_slice(&pools.stdout).unwrap();
+    let pool_names: Vec<&serde_json::Value> = pools.iter().map(|pool| &pool["name"]).collect();
+    assert_eq!(
+        pool_names,
+        ["p"],
+        "the command line reached the server by /etc/hosts"
     );
 }
 
