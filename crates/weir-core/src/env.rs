@@ -17,6 +17,8 @@ pub const WEIR_SERVER_BOOTSTRAP_API_KEY: &str = "WEIR_SERVER_BOOTSTRAP_API_KEY";
 pub const WEIR_SERVER_REQUIRE_API_KEY: &str = "WEIR_SERVER_REQUIRE_API_KEY";
 /// The port a PaaS platform asks the server to listen on.
 pub const PORT: &str = "PORT";
+/// The address `weir server start` binds (default 127.0.0.1; 0.0.0.0 in a container).
+pub const WEIR_SERVER_HOST: &str = "WEIR_SERVER_HOST";
 /// The API URL clients use (`http://127.0.0.1:4200/api`).
 pub const WEIR_API_URL: &str = "WEIR_API_URL";
 /// Prefect's name for the API URL.

@@ -14,7 +14,7 @@ pub enum ServerCommand {
 #[derive(Args)]
 pub struct StartArgs {
     /// Address to bind (use 0.0.0.0 to listen on every interface).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, env = env::WEIR_SERVER_HOST, default_value = "127.0.0.1")]
     host: String,
     /// Port to listen on; falls back to $PORT, then 4200.
     #[arg(long)]

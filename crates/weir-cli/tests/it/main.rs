@@ -1,13 +1,15 @@
 //! Tests of the `weir` binary as users run it: `weir server start` on each backend, its errors, the
 //! API verbs (`work-pool`, `work-queue`, `deployment`, `flow-run`, `variable`, `block`, `config`), the
-//! real Prefect 3.9.1 client (and prefect-kubernetes 0.8.0's blocks) against it, and the Kubernetes
-//! worker against the simulator, also installed from the worker Helm chart.
+//! real Prefect 3.9.1 client (and prefect-kubernetes 0.8.0's blocks) against it, the Kubernetes
+//! worker against the simulator, also installed from the worker Helm chart, and the static binary
+//! in a root holding only the container image.
 
 mod cli_api_keys;
 mod cli_blocks;
 mod cli_runs;
 mod cli_verbs;
 mod compat;
+mod image;
 mod kubernetes_worker;
 mod server_start;
 mod worker_chart;
@@ -54,6 +56,16 @@ pub fn start_server(args: &[&str], envs: &[(&str, &str)]) -> WeirServer {
         command.env(key, value);
     }
     let mut child = command.spawn().expect("spawn weir");
+    let api_url = wait_for_listening(&mut child);
+    WeirServer {
+        child,
+        home,
+        api_url,
+    }
+}
+
+/// Waits for the "listening on URL" line of a `weir server start` whose stderr is piped; its URL.
+pub fn wait_for_listening(child: &mut Child) -> String {
     let stderr = child.stderr.take().expect("stderr");
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -68,14 +80,9 @@ pub fn start_server(args: &[&str], envs: &[(&str, &str)]) -> WeirServer {
             }
         }
     });
-    let api_url = receiver
+    receiver
         .recv_timeout(Duration::from_secs(60))
-        .expect("weir server start printed its address");
-    WeirServer {
-        child,
-        home,
-        api_url,
-    }
+        .expect("weir server start printed its address")
 }
 
 /// Waits up to `timeout` for `check` to hold.
