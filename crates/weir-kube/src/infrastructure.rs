@@ -165,11 +165,13 @@ impl Shared {
         };
         match &self.settings.auth {
             Auth::None => {}
-            Auth::Bearer(key) => env.push(credential(
-                "PREFECT_API_KEY",
-                key,
-                &self.settings.api_key_secret,
-            )),
+            // Prefect's client sends PREFECT_API_KEY over HTTP but only the auth string on its
+            // events websocket; Weir takes a key as either, so Python flows report task runs too.
+            Auth::Bearer(key) => {
+                for name in ["PREFECT_API_KEY", "PREFECT_API_AUTH_STRING"] {
+                    env.push(credential(name, key, &self.settings.api_key_secret));
+                }
+            }
             Auth::Basic(auth) => env.push(credential(
                 "PREFECT_API_AUTH_STRING",
                 auth,

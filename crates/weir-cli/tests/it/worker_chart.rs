@@ -21,7 +21,9 @@ use weir_kube_sim::{Scenario, Simulator};
 const IMAGE_REPOSITORY: &str = "ghcr.io/weir-dev/weir";
 const IMAGE_TAG: &str = "e2e";
 const NAMESPACE: &str = "weir";
-const AUTH_STRING: &str = "weir:chart-s3cret";
+/// The server's bootstrap key, as the install guide keeps it in a Secret; the worker gets a key of
+/// its own made with `weir api-key create`.
+const BOOTSTRAP_KEY: &str = "weir-bootstrap-key-for-the-chart-test";
 const RELEASE: &str = "weir-worker";
 
 fn helm_binary() -> PathBuf {
@@ -74,9 +76,9 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A Weir server requiring the auth string, a simulator over HTTPS mapping the chart's image to
-/// the `weir` binary and the flows image to the flows binary, an admin kubectl, and the
-/// namespace with the auth-string Secret, as the install guide has users create them.
+/// A Weir server requiring API keys, a simulator over HTTPS mapping the chart's image to the
+/// `weir` binary and the flows image to the flows binary, an admin kubectl, and the namespace with
+/// the worker's API key in a Secret, made as the install guide has users make them.
 struct Rig {
     server: WeirServer,
     client: Client,
@@ -85,11 +87,27 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
-    let server = start_server(&[], &[("WEIR_SERVER_API_AUTH_STRING", AUTH_STRING)]);
+    let server = start_server(&[], &[("WEIR_SERVER_BOOTSTRAP_API_KEY", BOOTSTRAP_KEY)]);
     let client = Client::new(
         &server.api_url,
-        weir_client::Auth::Basic(AUTH_STRING.into()),
+        weir_client::Auth::Bearer(BOOTSTRAP_KEY.into()),
     );
+    let created = super::cli_verbs::command(
+        &server.api_url,
+        &[
+            "api-key",
+            "create",
+            "--name",
+            "k8s-worker",
+            "--expires-in",
+            "1d",
+        ],
+    )
+    .env("WEIR_API_KEY", BOOTSTRAP_KEY)
+    .output()
+    .expect("weir api-key create runs");
+    assert!(created.status.success(), "{created:?}");
+    let worker_key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     let sim = Simulator::new();
     sim.set_scenario(
         &format!("{IMAGE_REPOSITORY}:{IMAGE_TAG}"),
@@ -98,13 +116,13 @@ async fn rig() -> Rig {
     sim.set_scenario("registry.local/weir-flows*", Scenario::RunLocal);
     let kubectl = Kubectl::start_tls(&sim, "admin").await;
     kubectl.ok(&["create", "namespace", NAMESPACE]).await;
-    let literal = format!("--from-literal=auth-string={AUTH_STRING}");
+    let literal = format!("--from-literal=key={worker_key}");
     kubectl
         .ok(&[
             "create",
             "secret",
             "generic",
-            "weir-auth",
+            "weir-api-key",
             "-n",
             NAMESPACE,
             &literal,
@@ -124,7 +142,7 @@ impl Rig {
         json!({
             "api": {
                 "url": self.server.api_url,
-                "authStringSecret": {"name": "weir-auth", "key": "auth-string"},
+                "apiKeySecret": {"name": "weir-api-key", "key": "key"},
             },
             "image": {"repository": IMAGE_REPOSITORY, "tag": IMAGE_TAG},
             "worker": {"pool": pool, "healthPort": free_port(), "pollSeconds": 0.5},
