@@ -52,3 +52,4 @@ pub use rbac::{Rbac, Rule, User};
 pub use scenario::{Scenario, ScenarioTable};
 pub use sim::{Config, JobConditionOrder, Simulator};
 pub use store::GenerateNameMode;
+pub use tls::tls_proxy;

@@ -101,3 +101,29 @@ impl axum::serve::Listener for TlsListener {
         self.tcp.local_addr()
     }
 }
+
+/// Terminates TLS on a fresh loopback port and forwards each connection's bytes to `upstream`
+/// (plain TCP), so a test can reach any plain-HTTP server — a Weir server — over `https://` and
+/// `wss://`. Returns the proxy's address and the PEM of the CA that signed its certificate.
+pub async fn tls_proxy(upstream: SocketAddr) -> io::Result<(SocketAddr, String)> {
+    let material = material()?;
+    let mut config = Arc::unwrap_or_clone(material.config);
+    config.alpn_protocols.clear(); // whatever HTTP/1.1 the client speaks passes through
+    let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = tcp.local_addr()?;
+    let mut listener = TlsListener {
+        tcp,
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+    };
+    tokio::spawn(async move {
+        loop {
+            let (mut tls, _) = axum::serve::Listener::accept(&mut listener).await;
+            tokio::spawn(async move {
+                if let Ok(mut plain) = TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                }
+            });
+        }
+    });
+    Ok((addr, material.ca_pem))
+}

@@ -7,6 +7,7 @@
 mod cli_api_keys;
 mod cli_blocks;
 mod cli_runs;
+mod cli_tls;
 mod cli_verbs;
 mod compat;
 mod image;
