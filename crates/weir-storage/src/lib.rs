@@ -17,6 +17,7 @@ mod events;
 mod flow_runs;
 mod flows;
 mod logs;
+mod scheduled_runs;
 mod task_runs;
 mod variables;
 mod work_pools;
@@ -24,9 +25,9 @@ mod writer;
 
 pub use concurrency_limits::{Increment, LimitKey};
 pub use db::Backend;
-pub use deployments::ScheduledRun;
 pub use events::EVENT_RETENTION_HINT;
 pub use flow_runs::SetStateOutcome;
+pub use scheduled_runs::{PreparedRuns, ScheduledRun};
 
 use std::path::Path;
 
