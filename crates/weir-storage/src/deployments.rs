@@ -17,7 +17,7 @@ use weir_core::deployments::{
 };
 use weir_core::job_template::{validate_job_variables, BaseJobTemplate, JobVariablesCheck};
 use weir_core::schedules::{
-    validate_max_scheduled_runs, Schedule, ScheduledRuns, DEFAULT_MAX_SCHEDULED_RUNS_LIMIT,
+    validate_max_scheduled_runs, Schedule, DEFAULT_MAX_SCHEDULED_RUNS_LIMIT,
 };
 use weir_core::schemas::{FlowRun, FlowRunCreate, JsonObject};
 use weir_core::work_pools::{WorkPool, WorkQueueStatus};
@@ -308,19 +308,6 @@ impl Store {
         self.write_deployment(&mut deployment).await
     }
 
-    /// The deployment's SCHEDULED runs due at or after `now`: how many, and the latest time.
-    pub async fn scheduled_runs_ahead(&self, id: Uuid, now: Timestamp) -> Result<ScheduledRuns> {
-        let (count, latest): (i64, Option<String>) = on_pool!(read &self.db, pool => sqlx::query_as(
-            "SELECT COUNT(*), MAX(next_scheduled_start_time) FROM flow_run \
-             WHERE deployment_id = $1 AND state_type = 'SCHEDULED' \
-             AND next_scheduled_start_time >= $2")
-            .bind(id.to_string()).bind(now.to_canonical()).fetch_one(pool).await)?;
-        Ok(ScheduledRuns {
-            count: count.max(0) as usize,
-            latest: latest.and_then(|t| t.parse().ok()),
-        })
-    }
-
     /// Pauses or resumes a deployment.
     pub async fn set_deployment_paused(&self, id: Uuid, paused: bool) -> Result<()> {
         let mut deployment = self.read_deployment(id).await?;
@@ -426,63 +413,6 @@ fn checked_schedules(
         .collect()
 }
 
-/// One run the scheduler wants: its time, its schedule's parameters, its idempotency key.
-pub struct ScheduledRun {
-    pub at: Timestamp,
-    pub parameters: JsonObject,
-    pub idempotency_key: String,
-}
-
-impl Store {
-    /// Creates the scheduler's runs of a deployment in bulk: each SCHEDULED at its time, with the
-    /// deployment's parameters under its schedule's (checked once per schedule when the schema is
-    /// enforced), tagged `auto-scheduled`, and skipped when its idempotency key exists already.
-    /// Returns how many were new.
-    pub async fn create_scheduled_runs(
-        &self,
-        deployment: &Deployment,
-        runs: Vec<ScheduledRun>,
-    ) -> Result<usize> {
-        if runs.is_empty() {
-            return Ok(0);
-        }
-        let mut checked: Vec<JsonObject> = Vec::new();
-        let mut tags = deployment.tags.clone();
-        tags.push("auto-scheduled".to_owned());
-        let mut labels = deployment.labels.clone();
-        labels.insert(
-            "prefect.deployment.id".into(),
-            Value::from(deployment.id.to_string()),
-        );
-        let mut creates = Vec::with_capacity(runs.len());
-        for run in runs {
-            let mut parameters = deployment.parameters.clone();
-            parameters.extend(run.parameters);
-            if deployment.enforce_parameter_schema && !checked.contains(&parameters) {
-                check_parameters(deployment.parameter_openapi_schema.as_ref(), &parameters)?;
-                checked.push(parameters.clone());
-            }
-            let mut state = StateCreate::of_type(StateType::Scheduled);
-            state.state_details.scheduled_time = Some(run.at);
-            creates.push(FlowRunCreate {
-                state: Some(state),
-                flow_version: deployment.version.clone(),
-                parameters,
-                tags: tags.clone(),
-                labels: Some(labels.clone()),
-                idempotency_key: Some(run.idempotency_key),
-                work_pool_name: deployment.work_pool_name.clone(),
-                work_queue_name: deployment.work_queue_name.clone(),
-                job_variables: Some(JsonObject::new()),
-                deployment_id: Some(deployment.id),
-                ..FlowRunCreate::for_flow(deployment.flow_id)
-            });
-        }
-        let placement = self.placement(&creates[0]).await?;
-        self.create_flow_runs(creates, &placement).await
-    }
-}
-
 fn new_schedule(
     deployment_id: Uuid,
     create: DeploymentScheduleCreate,
@@ -515,7 +445,7 @@ fn check_job_variables(
 
 /// Parameters checked against a deployment's parameter schema (required ones present, types
 /// right); undeclared parameters pass, as in Prefect.
-fn check_parameters(schema: Option<&Value>, parameters: &JsonObject) -> Result<()> {
+pub(crate) fn check_parameters(schema: Option<&Value>, parameters: &JsonObject) -> Result<()> {
     let Some(schema) = schema.filter(|s| s.get("properties").is_some()) else {
         return Ok(());
     };

@@ -3,7 +3,7 @@
 
 use crate::db::{bind_all, on_pool, opt_text, tags_column};
 use crate::flows::flow_run_labels;
-use crate::writer::{values_rows, Statement};
+use crate::writer::Statement;
 use crate::{Error, Result, Store};
 use uuid::Uuid;
 use weir_core::events::{flow_run_state_event, Event};
@@ -42,7 +42,12 @@ impl Store {
                 return Ok((run, false));
             }
         }
-        let placement = self.placement(&create).await?;
+        let placement = self
+            .placement(
+                create.work_pool_name.as_deref(),
+                create.work_queue_name.as_deref(),
+            )
+            .await?;
         let (run, state, statements) = build_flow_run(create, &placement, Timestamp::now())?;
         let flow_id = run.flow_id;
         let inserted = self.writer.write(statements).await?;
@@ -440,12 +445,14 @@ pub(crate) struct Placement {
 
 impl Store {
     /// The pool and queue of a new run: the named queue of the named pool, or the pool's default.
-    pub(crate) async fn placement(&self, create: &FlowRunCreate) -> Result<Placement> {
-        Ok(match &create.work_pool_name {
+    pub(crate) async fn placement(
+        &self,
+        pool_name: Option<&str>,
+        queue_name: Option<&str>,
+    ) -> Result<Placement> {
+        Ok(match pool_name {
             Some(pool) => {
-                let (pool, queue) = self
-                    .resolve_work_queue(pool, create.work_queue_name.as_deref())
-                    .await?;
+                let (pool, queue) = self.resolve_work_queue(pool, queue_name).await?;
                 Placement {
                     work_pool_id: Some(pool.id),
                     work_queue_id: Some(queue.id),
@@ -455,78 +462,14 @@ impl Store {
             None => Placement {
                 work_pool_id: None,
                 work_queue_id: None,
-                work_queue_name: create.work_queue_name.clone(),
+                work_queue_name: queue_name.map(str::to_owned),
             },
         })
     }
-
-    /// Creates many runs of one placement at once (the scheduler's path): each insert is guarded
-    /// by its idempotency key, and the group-commit writer puts them in a few transactions.
-    /// Returns how many were new.
-    /// Inserts many new runs at once, each in its initial state: multi-row inserts in one
-    /// transaction, bypassing the group-commit queue (which takes one write per run). A run whose
-    /// idempotency key is taken is skipped, and so is its state. The number inserted.
-    pub(crate) async fn create_flow_runs(
-        &self,
-        creates: Vec<FlowRunCreate>,
-        placement: &Placement,
-    ) -> Result<usize> {
-        let now = Timestamp::now();
-        let built = creates
-            .into_iter()
-            .map(|create| {
-                build_flow_run(create, placement, now).map(|(_, _, statements)| statements)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let inserted = on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            let mut inserted = 0u64;
-            for chunk in built.chunks(BULK_ROWS) {
-                let sql = format!(
-                    "{BULK_INSERT_FLOW_RUN} {} ON CONFLICT (flow_id, idempotency_key) DO NOTHING",
-                    values_rows(chunk.len(), &["?"; 21])
-                );
-                let mut query = sqlx::query(&sql);
-                for statements in chunk {
-                    for arg in &statements[0].args {
-                        query = query.bind(arg.as_deref());
-                    }
-                }
-                inserted += query.execute(&mut *tx).await?.rows_affected();
-                // Each state goes in only beside the run it belongs to: a skipped run's state
-                // id is not its run's.
-                let sql = format!(
-                    "INSERT INTO flow_run_state (id, flow_run_id, timestamp, doc) \
-                     SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES {}) AS v \
-                     JOIN flow_run f ON f.id = v.column2 AND f.state_id = v.column1",
-                    values_rows(chunk.len(), &["?"; 4])
-                );
-                let mut query = sqlx::query(&sql);
-                for statements in chunk {
-                    for arg in &statements[1].args {
-                        query = query.bind(arg.as_deref());
-                    }
-                }
-                query.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(inserted)
-        })?;
-        Ok(inserted as usize)
-    }
 }
 
-/// Rows per multi-row insert: 21 parameters each stays under SQLite's 32,766 and PostgreSQL's
-/// 65,535 bound parameters.
-const BULK_ROWS: usize = 1000;
-
-const BULK_INSERT_FLOW_RUN: &str = "INSERT INTO flow_run (id, flow_id, name, state_id, \
-    state_type, state_name, tags, deployment_id, work_queue_name, work_queue_id, work_pool_id, \
-    flow_version, parent_task_run_id, idempotency_key, start_time, end_time, \
-    expected_start_time, next_scheduled_start_time, created, updated, doc) VALUES";
-
 /// A new run in its initial state, and the statements that insert it and its first state.
-fn build_flow_run(
+pub(crate) fn build_flow_run(
     create: FlowRunCreate,
     placement: &Placement,
     now: Timestamp,

@@ -19,6 +19,7 @@ mod events;
 mod flow_runs;
 mod flows;
 mod logs;
+mod scheduled_runs;
 mod task_runs;
 mod variables;
 mod work_pools;
@@ -28,9 +29,9 @@ pub use api_keys::ApiKeyCredentials;
 pub use concurrency_leases::LeaseIncrement;
 pub use concurrency_limits::{Increment, LimitKey};
 pub use db::Backend;
-pub use deployments::ScheduledRun;
 pub use events::EVENT_RETENTION_HINT;
 pub use flow_runs::SetStateOutcome;
+pub use scheduled_runs::{PreparedRuns, ScheduledRun};
 
 use std::path::Path;
 

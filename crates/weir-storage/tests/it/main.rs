@@ -6,6 +6,7 @@ mod concurrency_limits;
 mod flow_runs;
 mod flows;
 mod logs_events;
+mod scheduled_runs;
 mod task_runs;
 
 use weir_core::schemas::{FlowCreate, FlowRunCreate};
