@@ -85,22 +85,15 @@ async fn jobs_crud() {
         Some("data")
     );
 
-    // The Job controller updates the Job's status on its own, so replace from a fresh read and
-    // read again if the controller got in between (as any client of a live object must).
-    let mut attempts = 0;
-    let replaced = loop {
-        attempts += 1;
-        let mut next = jobs::read_namespaced_job(creds(), "nightly".into(), ns())
-            .await
-            .unwrap();
-        next.metadata.labels = Some(BTreeMap::from([("only".to_string(), "this".to_string())]));
-        match jobs::replace_namespaced_job(creds(), "nightly".into(), next, ns()).await {
-            Ok(replaced) => break replaced,
-            Err(weir_kube_tasks::KubeTaskError::Kube(kube::Error::Api(status)))
-                if status.code == 409 && attempts < 5 => {}
-            Err(error) => panic!("replace failed: {error}"),
-        }
-    };
+    // The Job controller updates the Job's status on its own.
+    let replaced = replace_from_fresh(
+        || jobs::read_namespaced_job(creds(), "nightly".into(), ns()),
+        |next| jobs::replace_namespaced_job(creds(), "nightly".into(), next, ns()),
+        |next| {
+            next.metadata.labels = Some(BTreeMap::from([("only".to_string(), "this".to_string())]))
+        },
+    )
+    .await;
     assert_eq!(
         labels(&replaced.metadata),
         BTreeMap::from([("only".to_string(), "this".to_string())])
@@ -302,13 +295,13 @@ async fn deployments_crud() {
     .await
     .unwrap();
     assert_eq!(patched.spec.replicas, Some(3));
-    let mut next = deployments::read_namespaced_deployment(creds(), "web".into(), ns())
-        .await
-        .unwrap();
-    next.spec.replicas = Some(0);
-    let replaced = deployments::replace_namespaced_deployment(creds(), "web".into(), next, ns())
-        .await
-        .unwrap();
+    // The Deployment controller updates the Deployment's status on its own.
+    let replaced = replace_from_fresh(
+        || deployments::read_namespaced_deployment(creds(), "web".into(), ns()),
+        |next| deployments::replace_namespaced_deployment(creds(), "web".into(), next, ns()),
+        |next| next.spec.replicas = Some(0),
+    )
+    .await;
     assert_eq!(replaced.spec.replicas, Some(0));
     deployments::delete_namespaced_deployment(creds(), "web".into(), ns(), DeleteParams::default())
         .await
@@ -460,4 +453,29 @@ async fn a_task_with_retries_rides_out_a_server_error() {
         .await
         .unwrap();
     assert_eq!(read.metadata.name.as_deref(), Some("web"));
+}
+
+/// Replaces an object with `change` applied to a fresh read, reading again when a controller
+/// updated it in between (a 409), as any client of a live object must.
+async fn replace_from_fresh<T, Read, ReadFut, Replace, ReplaceFut>(
+    read: Read,
+    replace: Replace,
+    change: impl Fn(&mut T),
+) -> T
+where
+    Read: Fn() -> ReadFut,
+    ReadFut: std::future::Future<Output = Result<T, KubeTaskError>>,
+    Replace: Fn(T) -> ReplaceFut,
+    ReplaceFut: std::future::Future<Output = Result<T, KubeTaskError>>,
+{
+    for _ in 0..5 {
+        let mut next = read().await.expect("the object reads");
+        change(&mut next);
+        match replace(next).await {
+            Ok(replaced) => return replaced,
+            Err(KubeTaskError::Kube(kube::Error::Api(status))) if status.code == 409 => {}
+            Err(error) => panic!("replace failed: {error}"),
+        }
+    }
+    panic!("the object kept changing under five replaces");
 }
