@@ -236,7 +236,7 @@ impl Store {
         };
         let queue = self.new_queue(&pool, create, priority);
         self.insert_queue(&queue).await?;
-        Ok(with_queue_status(queue, pool.is_paused))
+        Ok(self.with_queue_status(queue, pool.is_paused))
     }
 
     /// The queues of a pool, by priority, with statuses.
@@ -248,7 +248,7 @@ impl Store {
         rows.into_iter()
             .map(|(doc,)| {
                 let queue: WorkQueue = serde_json::from_str(&doc)?;
-                Ok(with_queue_status(queue, pool.is_paused))
+                Ok(self.with_queue_status(queue, pool.is_paused))
             })
             .collect()
     }
@@ -278,7 +278,7 @@ impl Store {
             Some(pool) => self.read_work_pool_by_id(pool).await?.is_paused,
             None => false,
         };
-        Ok(with_queue_status(queue, pool_paused))
+        Ok(self.with_queue_status(queue, pool_paused))
     }
 
     /// Applies an update to the queue with this id.
@@ -391,10 +391,22 @@ impl Store {
                     work_pool_id: pool_id,
                     last_heartbeat_time: Some(heartbeat),
                     heartbeat_interval_seconds: interval,
-                    status: worker_status(Some(heartbeat), interval, now),
+                    status: worker_status(Some(heartbeat), interval, now, &self.status_timeouts),
                 })
             })
             .collect()
+    }
+
+    /// `queue` with its status, its pool being paused or not.
+    fn with_queue_status(&self, mut queue: WorkQueue, pool_paused: bool) -> WorkQueue {
+        queue.status = Some(queue_status(
+            queue.is_paused,
+            pool_paused,
+            queue.last_polled,
+            Timestamp::now(),
+            &self.status_timeouts,
+        ));
+        queue
     }
 
     /// Forgets the worker `name` of a pool.
@@ -531,16 +543,6 @@ impl Store {
         };
         Ok((pool, queue))
     }
-}
-
-fn with_queue_status(mut queue: WorkQueue, pool_paused: bool) -> WorkQueue {
-    queue.status = Some(queue_status(
-        queue.is_paused,
-        pool_paused,
-        queue.last_polled,
-        Timestamp::now(),
-    ));
-    queue
 }
 
 fn check_name(field: &str, name: &str) -> Result<()> {
