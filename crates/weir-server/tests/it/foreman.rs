@@ -1,10 +1,13 @@
 //! The foreman on both backends: statuses of pools, queues and deployments follow workers'
-//! heartbeats and polls, and each change is announced once by Prefect's status event.
+//! heartbeats and polls, and each change is announced once by Prefect's status event, stored and
+//! pushed to `/events/out` subscribers.
 
 use super::*;
+use futures::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
 use weir_testkit::backend_test;
 
 /// A server whose foreman runs every 100 ms, whose workers go OFFLINE after one missed 1 s
@@ -130,10 +133,31 @@ backend_test!(
             "a new pool starts NOT_READY: nothing to announce"
         );
 
+        let mut subscriber = super::websockets::open(&server, "events/out").await;
+        let filter =
+            json!({"type": "filter", "filter": {"event": {"name": ["prefect.work-pool.ready"]}}});
+        subscriber
+            .send(Message::Text(filter.to_string().into()))
+            .await
+            .unwrap();
         heartbeat(&c, "local", "w1").await;
         assert_eq!(get(&c, "/work_pools/local").await["status"], "READY");
         let ready = ["prefect.work-pool.ready"];
         keep_doing_until(&c, &[&pool_id], &ready, || heartbeat(&c, "local", "w1")).await;
+        let frame = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let frame: Value = serde_json::from_str(frame.into_text().unwrap().as_str()).unwrap();
+        assert_eq!(
+            frame["event"]["event"], "prefect.work-pool.ready",
+            "{frame}"
+        );
+        assert_eq!(
+            frame["event"]["resource"]["prefect.resource.id"],
+            pool_id.as_str()
+        );
 
         // The heartbeats stop: after the timeout the worker is OFFLINE and the pool NOT_READY.
         wait_for_events(
