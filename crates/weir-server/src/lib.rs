@@ -125,6 +125,8 @@ pub struct AppState {
     pub auth: std::sync::Arc<auth::Authenticator>,
     /// Wakes the scheduler (a deployment was written).
     pub scheduler_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Wakes the foreman (a pool or queue may just have become READY).
+    pub foreman_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A Weir server: its state plus the background services that have not started yet.
@@ -145,6 +147,7 @@ impl Server {
                 config,
                 events,
                 scheduler_wake: Default::default(),
+                foreman_wake: Default::default(),
             },
             pipeline,
         }
@@ -231,14 +234,15 @@ fn spawn_services(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     ]
 }
 
-/// Starts the foreman (emits the status events of pools, queues and deployments).
+/// Starts the foreman (emits the status events of pools, queues and deployments); it also wakes
+/// when a heartbeat or a poll makes a pool or queue READY.
 fn spawn_foreman(state: &AppState) -> tokio::task::JoinHandle<()> {
     let store = state.store.clone();
     let events = state.events.clone();
     let every = state.config.foreman_interval;
+    let wake = state.foreman_wake.clone();
     tokio::spawn(async move {
-        let never = tokio::sync::Notify::new();
-        services::supervise("foreman", every, &never, move || {
+        services::supervise("foreman", every, &wake, move || {
             let (store, events) = (store.clone(), events.clone());
             async move {
                 services::foreman::announce_status_changes(&store, &events)

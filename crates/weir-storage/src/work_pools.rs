@@ -11,8 +11,8 @@ use uuid::Uuid;
 use weir_core::schemas::FlowRun;
 use weir_core::work_pools::{
     pool_status, queue_status, worker_status, ScheduledRunsRequest, WorkPool, WorkPoolCreate,
-    WorkPoolUpdate, WorkQueue, WorkQueueCreate, WorkQueueUpdate, Worker, WorkerFlowRun,
-    WorkerStatus, DEFAULT_QUEUE,
+    WorkPoolStatus, WorkPoolUpdate, WorkQueue, WorkQueueCreate, WorkQueueStatus, WorkQueueUpdate,
+    Worker, WorkerFlowRun, WorkerStatus, DEFAULT_QUEUE,
 };
 use weir_core::Timestamp;
 
@@ -344,13 +344,14 @@ impl Store {
         Ok(())
     }
 
-    /// Records a heartbeat of the worker `name` of the pool `pool_name`; returns the worker's id.
+    /// Records a heartbeat of the worker `name` of the pool `pool_name`; returns the worker's id,
+    /// and whether the pool was NOT_READY before (this heartbeat may have made it READY).
     pub async fn worker_heartbeat(
         &self,
         pool_name: &str,
         name: &str,
         interval_seconds: Option<i64>,
-    ) -> Result<Uuid> {
+    ) -> Result<(Uuid, bool)> {
         check_name("name", name)?;
         let pool = self.read_work_pool(pool_name).await?;
         let now = Timestamp::now().to_canonical();
@@ -367,9 +368,11 @@ impl Store {
             .bind(&now)
             .bind(interval_seconds)
             .fetch_one(p).await)?;
-        row.0
+        let id = row
+            .0
             .parse()
-            .map_err(|_| Error::Invalid("stored worker id is not a UUID".into()))
+            .map_err(|_| Error::Invalid("stored worker id is not a UUID".into()))?;
+        Ok((id, pool.status == Some(WorkPoolStatus::NotReady)))
     }
 
     /// The workers of a pool, most recently heard from first.
@@ -425,12 +428,13 @@ impl Store {
     /// The runs a worker of `pool_name` should start now: SCHEDULED runs due before
     /// `scheduled_before` from the pool's unpaused queues (all, or those named), higher-priority
     /// queues first, each queue within its free concurrency slots and all within the pool's. Marks
-    /// the polled queues as polled.
+    /// the polled queues as polled. Also says whether a polled queue was NOT_READY before (this
+    /// poll made it READY).
     pub async fn scheduled_runs_for_workers(
         &self,
         pool_name: &str,
         request: &ScheduledRunsRequest,
-    ) -> Result<Vec<WorkerFlowRun>> {
+    ) -> Result<(Vec<WorkerFlowRun>, bool)> {
         let pool = self.read_work_pool(pool_name).await?;
         let now = Timestamp::now();
         let mut queues = self.list_work_queues(pool.id).await?;
@@ -438,12 +442,15 @@ impl Store {
         if let Some(names) = request.work_queue_names.as_ref().filter(|n| !n.is_empty()) {
             queues.retain(|q| names.contains(&q.name));
         }
+        let readied = queues
+            .iter()
+            .any(|q| q.status == Some(WorkQueueStatus::NotReady));
         for queue in &mut queues {
             queue.last_polled = Some(now);
             self.write_queue(queue).await?;
         }
         if pool.is_paused {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), readied));
         }
         let mut budget = request.limit.unwrap_or(i64::MAX).max(0);
         if let Some(limit) = pool.concurrency_limit {
@@ -475,7 +482,7 @@ impl Store {
                 flow_run,
             }));
         }
-        Ok(runs)
+        Ok((runs, readied))
     }
 
     async fn count_active(&self, column: &str, id: Uuid) -> Result<i64> {

@@ -7,7 +7,8 @@
 //! Statuses stay computed on read (`weir_core::work_pools`, with the server's timeouts), so reads
 //! are never behind; the foreman keeps, per resource, the status it last announced in the store,
 //! and announces a change only after claiming it there, so each change is emitted once across
-//! restarts and servers. Paused pools and queues are PAUSED and the foreman leaves them alone: it
+//! restarts and servers. A heartbeat or a poll that makes a pool or queue READY wakes the foreman,
+//! so READY is announced at once, as Prefect does; NOT_READY waits for the next pass. Paused pools and queues are PAUSED and the foreman leaves them alone: it
 //! emits nothing for them, and announces their status again only once they are unpaused and it
 //! differs from what was last announced. Workers have no events of their own (as in Prefect); their
 //! ONLINE/OFFLINE status decides their pool's.

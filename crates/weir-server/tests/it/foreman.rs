@@ -330,3 +330,33 @@ backend_test!(a_paused_pool_stays_paused_and_announces_nothing, |db| {
     assert!(event_names(&c, &pool_id).await.is_empty());
     assert!(event_names(&c, &queue_resource).await.is_empty());
 });
+
+backend_test!(
+    a_heartbeat_or_a_poll_is_announced_without_waiting_for_a_pass,
+    |db| {
+        // The foreman's own passes are an hour apart: only the wake-ups can announce these.
+        let config = weir_server::ServerConfig {
+            foreman_interval: Duration::from_secs(3600),
+            ..weir_server::ServerConfig::default()
+        };
+        let server = TestServer::start_with(weir_testkit::open(&db).await, config).await;
+        let c = client(&server);
+        let pool = create_pool(&c, "local").await;
+        let pool_id = format!("prefect.work-pool.{}", pool["id"].as_str().unwrap());
+        heartbeat(&c, "local", "w1").await;
+        wait_for_events(&c, &pool_id, &["prefect.work-pool.ready"]).await;
+
+        let (_, queues) = call(
+            &c,
+            Method::POST,
+            "/work_pools/local/queues/filter",
+            json!({}),
+        )
+        .await;
+        let queue_id = format!("prefect.work-queue.{}", queues[0]["id"].as_str().unwrap());
+        let path = "/work_pools/local/get_scheduled_flow_runs";
+        let (status, answer) = call(&c, Method::POST, path, json!({})).await;
+        assert_eq!(status, 200, "{answer}");
+        wait_for_events(&c, &queue_id, &["prefect.work-queue.ready"]).await;
+    }
+);
