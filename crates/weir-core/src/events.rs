@@ -217,7 +217,7 @@ pub struct EventPage {
     pub next_page: Option<String>,
 }
 
-fn resource(pairs: &[(&str, String)]) -> Resource {
+pub(crate) fn resource(pairs: &[(&str, String)]) -> Resource {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))

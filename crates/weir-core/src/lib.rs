@@ -23,6 +23,7 @@ pub mod orchestration;
 pub mod schedules;
 pub mod schemas;
 pub mod state;
+pub mod status_events;
 pub mod time;
 pub mod variables;
 pub mod work_pools;

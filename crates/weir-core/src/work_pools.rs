@@ -2,9 +2,9 @@
 //! give each its status.
 //!
 //! Statuses are computed when read, from the stored facts (paused flags, worker heartbeats, queue
-//! polls), rather than written by a background service: a pool is READY as soon as one of its
-//! workers heartbeats and NOT_READY once the last one has missed its heartbeats, with nothing to
-//! fall behind.
+//! polls) and the [`StatusTimeouts`]: a pool is READY as soon as one of its workers heartbeats and
+//! NOT_READY once the last one has missed its heartbeats, with nothing to fall behind. The
+//! server's foreman service watches these computed statuses and emits an event for each change.
 
 use crate::schemas::{FlowRun, JsonObject};
 use crate::time::Timestamp;
@@ -13,12 +13,33 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Heartbeats a worker may miss before it counts as OFFLINE (Prefect's multiple).
-pub const MISSED_HEARTBEATS_BEFORE_OFFLINE: f64 = 3.0;
-/// The heartbeat interval assumed when a worker does not say.
-pub const DEFAULT_HEARTBEAT_SECONDS: f64 = 30.0;
-/// How recently a queue must have been polled to be READY, in seconds.
-pub const QUEUE_POLL_WINDOW_SECONDS: f64 = 60.0;
+/// How long workers, queues and deployments may stay silent before they stop counting as ONLINE or
+/// READY; the defaults are Prefect's foreman settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StatusTimeouts {
+    /// Heartbeats a worker may miss before it counts as OFFLINE (`inactivity_heartbeat_multiple`).
+    pub inactivity_heartbeat_multiple: f64,
+    /// The heartbeat interval assumed when a worker does not say, in seconds
+    /// (`fallback_heartbeat_interval_seconds`).
+    pub fallback_heartbeat_interval_seconds: f64,
+    /// How recently a queue must have been polled to be READY, in seconds
+    /// (`work_queue_last_polled_timeout_seconds`).
+    pub work_queue_last_polled_timeout_seconds: f64,
+    /// How recently a deployment's queue must have been polled for it to be READY, in seconds
+    /// (`deployment_last_polled_timeout_seconds`).
+    pub deployment_last_polled_timeout_seconds: f64,
+}
+
+impl Default for StatusTimeouts {
+    fn default() -> Self {
+        StatusTimeouts {
+            inactivity_heartbeat_multiple: 3.0,
+            fallback_heartbeat_interval_seconds: 30.0,
+            work_queue_last_polled_timeout_seconds: 60.0,
+            deployment_last_polled_timeout_seconds: 60.0,
+        }
+    }
+}
 /// The name of the queue every pool is created with.
 pub const DEFAULT_QUEUE: &str = "default";
 
@@ -258,10 +279,13 @@ pub fn worker_status(
     last_heartbeat: Option<Timestamp>,
     interval_seconds: Option<i64>,
     now: Timestamp,
+    timeouts: &StatusTimeouts,
 ) -> WorkerStatus {
-    let interval = interval_seconds.map_or(DEFAULT_HEARTBEAT_SECONDS, |s| s.max(1) as f64);
+    let interval = interval_seconds.map_or(timeouts.fallback_heartbeat_interval_seconds, |s| {
+        s.max(1) as f64
+    });
     match last_heartbeat {
-        Some(at) if now.seconds_since(&at) <= interval * MISSED_HEARTBEATS_BEFORE_OFFLINE => {
+        Some(at) if now.seconds_since(&at) <= interval * timeouts.inactivity_heartbeat_multiple => {
             WorkerStatus::Online
         }
         _ => WorkerStatus::Offline,
@@ -283,13 +307,35 @@ pub fn queue_status(
     pool_paused: bool,
     last_polled: Option<Timestamp>,
     now: Timestamp,
+    timeouts: &StatusTimeouts,
 ) -> WorkQueueStatus {
     if is_paused || pool_paused {
         return WorkQueueStatus::Paused;
     }
+    let window = timeouts.work_queue_last_polled_timeout_seconds;
     match last_polled {
-        Some(at) if now.seconds_since(&at) <= QUEUE_POLL_WINDOW_SECONDS => WorkQueueStatus::Ready,
+        Some(at) if now.seconds_since(&at) <= window => WorkQueueStatus::Ready,
         _ => WorkQueueStatus::NotReady,
+    }
+}
+
+/// A deployment's status: READY while its queue, unpaused, was polled within the deployment
+/// timeout, else NOT_READY.
+pub fn deployment_status(
+    queue_status: Option<WorkQueueStatus>,
+    last_polled: Option<Timestamp>,
+    now: Timestamp,
+    timeouts: &StatusTimeouts,
+) -> crate::deployments::DeploymentStatus {
+    use crate::deployments::DeploymentStatus;
+    let window = timeouts.deployment_last_polled_timeout_seconds;
+    match (queue_status, last_polled) {
+        (Some(status), Some(at))
+            if status != WorkQueueStatus::Paused && now.seconds_since(&at) <= window =>
+        {
+            DeploymentStatus::Ready
+        }
+        _ => DeploymentStatus::NotReady,
     }
 }
 
@@ -304,24 +350,50 @@ mod tests {
             .plus_seconds(seconds)
     }
 
+    const PREFECT: StatusTimeouts = StatusTimeouts {
+        inactivity_heartbeat_multiple: 3.0,
+        fallback_heartbeat_interval_seconds: 30.0,
+        work_queue_last_polled_timeout_seconds: 60.0,
+        deployment_last_polled_timeout_seconds: 60.0,
+    };
+
     #[test]
     fn a_worker_is_online_until_it_misses_three_heartbeats() {
+        assert_eq!(StatusTimeouts::default(), PREFECT);
+        let status = |last, interval, now| worker_status(last, interval, now, &PREFECT);
         assert_eq!(
-            worker_status(Some(at(0.0)), Some(10), at(30.0)),
+            status(Some(at(0.0)), Some(10), at(30.0)),
             WorkerStatus::Online
         );
         assert_eq!(
-            worker_status(Some(at(0.0)), Some(10), at(31.0)),
+            status(Some(at(0.0)), Some(10), at(31.0)),
             WorkerStatus::Offline
         );
+        assert_eq!(status(Some(at(0.0)), None, at(89.0)), WorkerStatus::Online);
+        assert_eq!(status(None, Some(10), at(0.0)), WorkerStatus::Offline);
+        let quick = StatusTimeouts {
+            fallback_heartbeat_interval_seconds: 1.0,
+            ..PREFECT
+        };
         assert_eq!(
-            worker_status(Some(at(0.0)), None, at(89.0)),
-            WorkerStatus::Online
-        );
-        assert_eq!(
-            worker_status(None, Some(10), at(0.0)),
+            worker_status(Some(at(0.0)), None, at(4.0), &quick),
             WorkerStatus::Offline
         );
+    }
+
+    #[test]
+    fn a_deployment_is_ready_while_its_unpaused_queue_is_polled() {
+        use crate::deployments::DeploymentStatus;
+        let now = at(100.0);
+        let status = |queue, polled| deployment_status(queue, polled, now, &PREFECT);
+        let ready = Some(WorkQueueStatus::Ready);
+        assert_eq!(status(ready, Some(at(41.0))), DeploymentStatus::Ready);
+        assert_eq!(status(ready, Some(at(39.0))), DeploymentStatus::NotReady);
+        assert_eq!(
+            status(Some(WorkQueueStatus::Paused), Some(now)),
+            DeploymentStatus::NotReady
+        );
+        assert_eq!(status(None, Some(now)), DeploymentStatus::NotReady);
     }
 
     #[test]
@@ -330,22 +402,15 @@ mod tests {
         assert_eq!(pool_status(false, true), WorkPoolStatus::Ready);
         assert_eq!(pool_status(false, false), WorkPoolStatus::NotReady);
         let now = at(100.0);
+        let status =
+            |paused, pool_paused, polled| queue_status(paused, pool_paused, polled, now, &PREFECT);
+        assert_eq!(status(false, true, Some(now)), WorkQueueStatus::Paused);
+        assert_eq!(status(false, false, Some(at(50.0))), WorkQueueStatus::Ready);
         assert_eq!(
-            queue_status(false, true, Some(now), now),
-            WorkQueueStatus::Paused
-        );
-        assert_eq!(
-            queue_status(false, false, Some(at(50.0)), now),
-            WorkQueueStatus::Ready
-        );
-        assert_eq!(
-            queue_status(false, false, Some(at(0.0)), now),
+            status(false, false, Some(at(0.0))),
             WorkQueueStatus::NotReady
         );
-        assert_eq!(
-            queue_status(false, false, None, now),
-            WorkQueueStatus::NotReady
-        );
+        assert_eq!(status(false, false, None), WorkQueueStatus::NotReady);
     }
 
     #[test]

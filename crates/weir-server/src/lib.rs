@@ -56,6 +56,12 @@ pub struct ServerConfig {
     /// How long one second of a concurrency lease's `lease_duration` lasts: one second, shorter
     /// only in tests, so leases (at least 60 "seconds" by Prefect's rule) can expire quickly.
     pub lease_time_unit: std::time::Duration,
+    /// How often the foreman looks for work pools, queues and deployments whose status changed,
+    /// and emits their status events (Prefect's `foreman.loop_seconds`: 15 s).
+    pub foreman_interval: std::time::Duration,
+    /// When workers count as OFFLINE and queues and deployments as NOT_READY (Prefect's foreman
+    /// settings: 3 missed heartbeats, 30 s assumed interval, 60 s since the last poll).
+    pub status_timeouts: weir_core::work_pools::StatusTimeouts,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +78,8 @@ impl Default for ServerConfig {
             cancelling_without_infrastructure_after: std::time::Duration::from_secs(60),
             lease_repossessor_interval: std::time::Duration::from_secs(15),
             lease_time_unit: std::time::Duration::from_secs(1),
+            foreman_interval: std::time::Duration::from_secs(15),
+            status_timeouts: Default::default(),
         }
     }
 }
@@ -96,6 +104,13 @@ impl std::fmt::Debug for ServerConfig {
                 "cancelling_without_infrastructure_after",
                 &self.cancelling_without_infrastructure_after,
             )
+            .field(
+                "lease_repossessor_interval",
+                &self.lease_repossessor_interval,
+            )
+            .field("lease_time_unit", &self.lease_time_unit)
+            .field("foreman_interval", &self.foreman_interval)
+            .field("status_timeouts", &self.status_timeouts)
             .finish()
     }
 }
@@ -110,6 +125,8 @@ pub struct AppState {
     pub auth: std::sync::Arc<auth::Authenticator>,
     /// Wakes the scheduler (a deployment was written).
     pub scheduler_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Wakes the foreman (a pool or queue may just have become READY).
+    pub foreman_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A Weir server: its state plus the background services that have not started yet.
@@ -121,6 +138,7 @@ pub struct Server {
 impl Server {
     /// Prepares a server over `store`.
     pub fn new(store: Store, config: ServerConfig) -> Server {
+        let store = store.with_status_timeouts(config.status_timeouts);
         let (events, pipeline) = EventBus::new(store.clone());
         Server {
             state: AppState {
@@ -129,6 +147,7 @@ impl Server {
                 config,
                 events,
                 scheduler_wake: Default::default(),
+                foreman_wake: Default::default(),
             },
             pipeline,
         }
@@ -211,7 +230,28 @@ fn spawn_services(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         spawn_zombies(state),
         spawn_cancellation_cleanup(state),
         spawn_lease_repossessor(state),
+        spawn_foreman(state),
     ]
+}
+
+/// Starts the foreman (emits the status events of pools, queues and deployments); it also wakes
+/// when a heartbeat or a poll makes a pool or queue READY.
+fn spawn_foreman(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let store = state.store.clone();
+    let events = state.events.clone();
+    let every = state.config.foreman_interval;
+    let wake = state.foreman_wake.clone();
+    tokio::spawn(async move {
+        services::supervise("foreman", every, &wake, move || {
+            let (store, events) = (store.clone(), events.clone());
+            async move {
+                services::foreman::announce_status_changes(&store, &events)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await;
+    })
 }
 
 /// Starts the lease repossessor (expired concurrency leases give back their slots).

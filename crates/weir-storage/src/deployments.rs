@@ -13,14 +13,14 @@ use serde_json::Value;
 use uuid::Uuid;
 use weir_core::deployments::{
     Deployment, DeploymentCreate, DeploymentFlowRunCreate, DeploymentSchedule,
-    DeploymentScheduleCreate, DeploymentScheduleUpdate, DeploymentStatus, DeploymentUpdate,
+    DeploymentScheduleCreate, DeploymentScheduleUpdate, DeploymentUpdate,
 };
 use weir_core::job_template::{validate_job_variables, BaseJobTemplate, JobVariablesCheck};
 use weir_core::schedules::{
     validate_max_scheduled_runs, Schedule, DEFAULT_MAX_SCHEDULED_RUNS_LIMIT,
 };
 use weir_core::schemas::{FlowRun, FlowRunCreate, JsonObject};
-use weir_core::work_pools::{WorkPool, WorkQueueStatus};
+use weir_core::work_pools::{deployment_status, WorkPool};
 use weir_core::{StateCreate, StateType, Timestamp};
 
 impl Store {
@@ -164,16 +164,19 @@ impl Store {
 
     /// READY while its queue is being polled by a worker, else NOT_READY.
     async fn with_deployment_status(&self, mut deployment: Deployment) -> Result<Deployment> {
-        let mut status = DeploymentStatus::NotReady;
+        let mut queue_status = None;
         if let Some(queue) = deployment.work_queue_id {
             if let Ok(queue) = self.read_work_queue(queue).await {
                 deployment.last_polled = queue.last_polled;
-                if queue.status == Some(WorkQueueStatus::Ready) {
-                    status = DeploymentStatus::Ready;
-                }
+                queue_status = queue.status;
             }
         }
-        deployment.status = Some(status);
+        deployment.status = Some(deployment_status(
+            queue_status,
+            deployment.last_polled,
+            Timestamp::now(),
+            &self.status_timeouts,
+        ));
         Ok(deployment)
     }
 

@@ -20,6 +20,7 @@ mod flow_runs;
 mod flows;
 mod logs;
 mod scheduled_runs;
+mod status_events;
 mod task_runs;
 mod variables;
 mod work_pools;
@@ -32,6 +33,7 @@ pub use db::Backend;
 pub use events::EVENT_RETENTION_HINT;
 pub use flow_runs::SetStateOutcome;
 pub use scheduled_runs::{PreparedRuns, ScheduledRun};
+pub use status_events::EmittedStatus;
 
 use std::path::Path;
 
@@ -88,6 +90,8 @@ pub struct Store {
     writer: writer::Writer,
     /// Flow names by id. Names never change, so entries stay valid until the flow is deleted.
     flow_names: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<uuid::Uuid, String>>>,
+    /// The timeouts the statuses of workers, queues and deployments are computed with.
+    status_timeouts: weir_core::work_pools::StatusTimeouts,
 }
 
 impl Store {
@@ -101,7 +105,17 @@ impl Store {
             db,
             writer,
             flow_names: Default::default(),
+            status_timeouts: Default::default(),
         })
+    }
+
+    /// This store computing statuses with `timeouts` (Prefect's defaults otherwise).
+    pub fn with_status_timeouts(
+        mut self,
+        timeouts: weir_core::work_pools::StatusTimeouts,
+    ) -> Store {
+        self.status_timeouts = timeouts;
+        self
     }
 
     /// Opens the SQLite database file at `path`, creating it and its folder.

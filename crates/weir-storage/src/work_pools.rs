@@ -11,8 +11,8 @@ use uuid::Uuid;
 use weir_core::schemas::FlowRun;
 use weir_core::work_pools::{
     pool_status, queue_status, worker_status, ScheduledRunsRequest, WorkPool, WorkPoolCreate,
-    WorkPoolUpdate, WorkQueue, WorkQueueCreate, WorkQueueUpdate, Worker, WorkerFlowRun,
-    WorkerStatus, DEFAULT_QUEUE,
+    WorkPoolStatus, WorkPoolUpdate, WorkQueue, WorkQueueCreate, WorkQueueStatus, WorkQueueUpdate,
+    Worker, WorkerFlowRun, WorkerStatus, DEFAULT_QUEUE,
 };
 use weir_core::Timestamp;
 
@@ -236,7 +236,7 @@ impl Store {
         };
         let queue = self.new_queue(&pool, create, priority);
         self.insert_queue(&queue).await?;
-        Ok(with_queue_status(queue, pool.is_paused))
+        Ok(self.with_queue_status(queue, pool.is_paused))
     }
 
     /// The queues of a pool, by priority, with statuses.
@@ -248,7 +248,7 @@ impl Store {
         rows.into_iter()
             .map(|(doc,)| {
                 let queue: WorkQueue = serde_json::from_str(&doc)?;
-                Ok(with_queue_status(queue, pool.is_paused))
+                Ok(self.with_queue_status(queue, pool.is_paused))
             })
             .collect()
     }
@@ -278,7 +278,7 @@ impl Store {
             Some(pool) => self.read_work_pool_by_id(pool).await?.is_paused,
             None => false,
         };
-        Ok(with_queue_status(queue, pool_paused))
+        Ok(self.with_queue_status(queue, pool_paused))
     }
 
     /// Applies an update to the queue with this id.
@@ -344,13 +344,14 @@ impl Store {
         Ok(())
     }
 
-    /// Records a heartbeat of the worker `name` of the pool `pool_name`; returns the worker's id.
+    /// Records a heartbeat of the worker `name` of the pool `pool_name`; returns the worker's id,
+    /// and whether the pool was NOT_READY before (this heartbeat may have made it READY).
     pub async fn worker_heartbeat(
         &self,
         pool_name: &str,
         name: &str,
         interval_seconds: Option<i64>,
-    ) -> Result<Uuid> {
+    ) -> Result<(Uuid, bool)> {
         check_name("name", name)?;
         let pool = self.read_work_pool(pool_name).await?;
         let now = Timestamp::now().to_canonical();
@@ -367,9 +368,11 @@ impl Store {
             .bind(&now)
             .bind(interval_seconds)
             .fetch_one(p).await)?;
-        row.0
+        let id = row
+            .0
             .parse()
-            .map_err(|_| Error::Invalid("stored worker id is not a UUID".into()))
+            .map_err(|_| Error::Invalid("stored worker id is not a UUID".into()))?;
+        Ok((id, pool.status == Some(WorkPoolStatus::NotReady)))
     }
 
     /// The workers of a pool, most recently heard from first.
@@ -391,10 +394,22 @@ impl Store {
                     work_pool_id: pool_id,
                     last_heartbeat_time: Some(heartbeat),
                     heartbeat_interval_seconds: interval,
-                    status: worker_status(Some(heartbeat), interval, now),
+                    status: worker_status(Some(heartbeat), interval, now, &self.status_timeouts),
                 })
             })
             .collect()
+    }
+
+    /// `queue` with its status, its pool being paused or not.
+    fn with_queue_status(&self, mut queue: WorkQueue, pool_paused: bool) -> WorkQueue {
+        queue.status = Some(queue_status(
+            queue.is_paused,
+            pool_paused,
+            queue.last_polled,
+            Timestamp::now(),
+            &self.status_timeouts,
+        ));
+        queue
     }
 
     /// Forgets the worker `name` of a pool.
@@ -413,12 +428,13 @@ impl Store {
     /// The runs a worker of `pool_name` should start now: SCHEDULED runs due before
     /// `scheduled_before` from the pool's unpaused queues (all, or those named), higher-priority
     /// queues first, each queue within its free concurrency slots and all within the pool's. Marks
-    /// the polled queues as polled.
+    /// the polled queues as polled. Also says whether a polled queue was NOT_READY before (this
+    /// poll made it READY).
     pub async fn scheduled_runs_for_workers(
         &self,
         pool_name: &str,
         request: &ScheduledRunsRequest,
-    ) -> Result<Vec<WorkerFlowRun>> {
+    ) -> Result<(Vec<WorkerFlowRun>, bool)> {
         let pool = self.read_work_pool(pool_name).await?;
         let now = Timestamp::now();
         let mut queues = self.list_work_queues(pool.id).await?;
@@ -426,12 +442,15 @@ impl Store {
         if let Some(names) = request.work_queue_names.as_ref().filter(|n| !n.is_empty()) {
             queues.retain(|q| names.contains(&q.name));
         }
+        let readied = queues
+            .iter()
+            .any(|q| q.status == Some(WorkQueueStatus::NotReady));
         for queue in &mut queues {
             queue.last_polled = Some(now);
             self.write_queue(queue).await?;
         }
         if pool.is_paused {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), readied));
         }
         let mut budget = request.limit.unwrap_or(i64::MAX).max(0);
         if let Some(limit) = pool.concurrency_limit {
@@ -463,7 +482,7 @@ impl Store {
                 flow_run,
             }));
         }
-        Ok(runs)
+        Ok((runs, readied))
     }
 
     async fn count_active(&self, column: &str, id: Uuid) -> Result<i64> {
@@ -531,16 +550,6 @@ impl Store {
         };
         Ok((pool, queue))
     }
-}
-
-fn with_queue_status(mut queue: WorkQueue, pool_paused: bool) -> WorkQueue {
-    queue.status = Some(queue_status(
-        queue.is_paused,
-        pool_paused,
-        queue.last_polled,
-        Timestamp::now(),
-    ));
-    queue
 }
 
 fn check_name(field: &str, name: &str) -> Result<()> {

@@ -288,10 +288,14 @@ pub(crate) async fn heartbeat(
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<WorkerHeartbeat>,
 ) -> ApiResult<Response> {
-    let id = state
+    let (id, pool_was_not_ready) = state
         .store
         .worker_heartbeat(&name, &body.name, body.heartbeat_interval_seconds)
         .await?;
+    if pool_was_not_ready {
+        // The pool just became READY: the foreman announces it now rather than at its next pass.
+        state.foreman_wake.notify_one();
+    }
     Ok(if body.get_worker_id {
         Json(id).into_response()
     } else {
@@ -346,10 +350,13 @@ pub(crate) async fn get_scheduled_flow_runs(
     ApiPath(name): ApiPath<String>,
     ApiJson(request): ApiJson<ScheduledRunsRequest>,
 ) -> ApiResult<Json<Vec<WorkerFlowRun>>> {
-    Ok(Json(
-        state
-            .store
-            .scheduled_runs_for_workers(&name, &request)
-            .await?,
-    ))
+    let (runs, queue_was_not_ready) = state
+        .store
+        .scheduled_runs_for_workers(&name, &request)
+        .await?;
+    if queue_was_not_ready {
+        // A queue (and its deployments) just became READY: announced now by the foreman.
+        state.foreman_wake.notify_one();
+    }
+    Ok(Json(runs))
 }

@@ -2,6 +2,7 @@
 //! and the loop goes on at its next tick; one that panics is caught the same way.
 
 pub(crate) mod cancellation_cleanup;
+pub(crate) mod foreman;
 pub(crate) mod late_runs;
 pub(crate) mod lease_repossessor;
 pub(crate) mod scheduler;

@@ -9,6 +9,7 @@ mod blocks;
 mod concurrency_leases;
 mod concurrency_limits;
 mod deployments;
+mod foreman;
 mod paginate;
 mod prefect_concurrency;
 mod services;

@@ -9,10 +9,11 @@ use weir_core::schemas::FlowRunCreate;
 use weir_core::{StateCreate, StateType};
 use weir_testkit::server_test;
 
-type Socket =
+pub(super) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn open(server: &TestServer, path: &str) -> Socket {
+/// A websocket to `/api/{path}`, authenticated.
+pub(super) async fn open(server: &TestServer, path: &str) -> Socket {
     let mut request = format!("ws://{}/api/{path}", server.addr)
         .into_client_request()
         .unwrap();
