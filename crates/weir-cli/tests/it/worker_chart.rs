@@ -175,12 +175,43 @@ impl Rig {
                 let name = pod["metadata"]["name"].as_str().unwrap_or_default();
                 last = self.kubectl.run(&["logs", "-n", NAMESPACE, name]).await.1;
                 if last.contains(text) {
-                    return (pod.clone(), last);
+                    return (self.pod_past_pending(name).await, last);
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the worker pod never logged {text:?}; its log:\n{last}");
+    }
+
+    /// The pod `name` once the kubelet has moved it past Pending (its process may log before
+    /// the pod's status is written).
+    async fn pod_past_pending(&self, name: &str) -> Value {
+        let mut pod = Value::Null;
+        for _ in 0..100 {
+            let out = self
+                .kubectl
+                .ok(&["get", "pod", name, "-n", NAMESPACE, "-o", "json"])
+                .await;
+            pod = serde_json::from_str(&out).unwrap();
+            if pod["status"]["phase"] != "Pending" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        pod
+    }
+
+    /// The names of the pool's workers once one has sent its first heartbeat (which follows
+    /// the preflight).
+    async fn workers_of(&self, pool: &str) -> Vec<String> {
+        for _ in 0..100 {
+            let workers = self.client.filter_workers(pool).await.unwrap();
+            if !workers.is_empty() {
+                return workers.into_iter().map(|w| w.name).collect();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no worker of {pool} ever sent a heartbeat");
     }
 }
 
@@ -220,9 +251,7 @@ async fn the_worker_chart_runs_a_flow_on_the_simulator() {
     let pod_name = pod["metadata"]["name"].as_str().unwrap().to_owned();
     assert_eq!(pod["status"]["phase"], "Running", "{pod}");
     assert!(!log.contains("lacks"), "{log}");
-    let workers = rig.client.filter_workers("chart-pool").await.unwrap();
-    let names: Vec<&str> = workers.iter().map(|w| w.name.as_str()).collect();
-    assert_eq!(names, [pod_name.as_str()]);
+    assert_eq!(rig.workers_of("chart-pool").await, [pod_name]);
 
     // The pool carries the chart's base job template, as its ConfigMap holds it.
     let configmaps: Value = serde_json::from_str(
