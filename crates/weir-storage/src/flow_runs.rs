@@ -48,7 +48,7 @@ impl Store {
                 create.work_queue_name.as_deref(),
             )
             .await?;
-        let (run, state, statements) = build_flow_run(create, &placement, Timestamp::now())?;
+        let (run, state, statements) = build_flow_run(create, &placement, Timestamp::now(), false)?;
         let flow_id = run.flow_id;
         let inserted = self.writer.write(statements).await?;
         if !inserted {
@@ -468,11 +468,13 @@ impl Store {
     }
 }
 
-/// A new run in its initial state, and the statements that insert it and its first state.
+/// A new run in its initial state, and the statements that insert it and its first state;
+/// `auto_scheduled` marks the runs the scheduler makes (Prefect's `auto_scheduled`).
 pub(crate) fn build_flow_run(
     create: FlowRunCreate,
     placement: &Placement,
     now: Timestamp,
+    auto_scheduled: bool,
 ) -> Result<(FlowRun, State, Vec<Statement>)> {
     let flow_id = create.flow_id;
     let id = Uuid::new_v4();
@@ -508,7 +510,7 @@ pub(crate) fn build_flow_run(
         total_run_time: 0.0,
         estimated_run_time: 0.0,
         estimated_start_time_delta: 0.0,
-        auto_scheduled: false,
+        auto_scheduled,
         infrastructure_document_id: create.infrastructure_document_id,
         infrastructure_pid: None,
         created_by: None,

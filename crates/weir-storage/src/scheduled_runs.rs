@@ -131,6 +131,7 @@ impl Store {
             }
             let mut state = StateCreate::of_type(StateType::Scheduled);
             state.state_details.scheduled_time = Some(run.at);
+            state.message = Some("Flow run scheduled".to_owned());
             let create = FlowRunCreate {
                 state: Some(state),
                 flow_version: deployment.version.clone(),
@@ -144,7 +145,7 @@ impl Store {
                 deployment_id: Some(deployment.id),
                 ..FlowRunCreate::for_flow(deployment.flow_id)
             };
-            let (_, _, statements) = build_flow_run(create, &placement, now)?;
+            let (_, _, statements) = build_flow_run(create, &placement, now, true)?;
             let [run_row, state_row]: [Statement; 2] = statements
                 .try_into()
                 .unwrap_or_else(|_| unreachable!("a new run is one run row and one state row"));

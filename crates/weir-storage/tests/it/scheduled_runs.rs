@@ -83,6 +83,12 @@ storage_test!(
         for run in &runs {
             assert_eq!(run.state_type, Some(StateType::Scheduled));
             assert_eq!(run.tags, ["t", "auto-scheduled"]);
+            assert!(
+                run.auto_scheduled,
+                "the scheduler's runs are auto_scheduled"
+            );
+            let state = run.state.as_ref().expect("the run's state");
+            assert_eq!(state.message.as_deref(), Some("Flow run scheduled"));
             assert_eq!(run.labels["prefect.deployment.id"], a.id.to_string());
             assert_eq!(run.next_scheduled_start_time, run.expected_start_time);
             let states = store.flow_run_states(run.id).await.unwrap();
