@@ -58,6 +58,10 @@ pub const PREFECT_LOGGING_LEVEL: &str = "PREFECT_LOGGING_LEVEL";
 pub const WEIR_FLOW_RUN_HEARTBEAT_SECONDS: &str = "WEIR_FLOW_RUN_HEARTBEAT_SECONDS";
 /// Prefect's name for the flow-run heartbeat interval.
 pub const PREFECT_RUNNER_HEARTBEAT_FREQUENCY: &str = "PREFECT_RUNNER_HEARTBEAT_FREQUENCY";
+/// Prefixes of the server's background-service settings (`<prefix>SCHEDULER_LOOP_SECONDS`,
+/// `<prefix>FOREMAN_LOOP_SECONDS`...), Weir's first: the first one set wins.
+pub const SERVER_SERVICES_PREFIXES: [&str; 2] =
+    ["WEIR_SERVER_SERVICES_", "PREFECT_SERVER_SERVICES_"];
 /// A base job template file the worker makes its pool match at every start.
 pub const WEIR_WORKER_BASE_JOB_TEMPLATE: &str = "WEIR_WORKER_BASE_JOB_TEMPLATE";
 /// The port of the worker's `GET /health` endpoint.

@@ -6,6 +6,7 @@ pub mod config;
 pub mod deployment;
 pub mod flow_run;
 pub mod server;
+pub mod server_settings;
 pub mod variable;
 pub mod work_pool;
 pub mod work_queue;

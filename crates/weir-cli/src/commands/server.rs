@@ -50,12 +50,13 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         .or_else(|_| std::env::var(env::PREFECT_SERVER_API_AUTH_STRING))
         .ok()
         .filter(|s| !s.is_empty());
-    let config = weir_server::ServerConfig {
+    let mut config = weir_server::ServerConfig {
         auth_string,
         bootstrap_api_key: bootstrap_api_key()?,
         require_api_key: require_api_key()?,
         ..weir_server::ServerConfig::default()
     };
+    super::server_settings::apply(&mut config, |name| std::env::var(name).ok())?;
     let store = match &args.database_url {
         Some(url) => weir_storage::Store::open(url)
             .await

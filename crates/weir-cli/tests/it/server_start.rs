@@ -62,4 +62,18 @@ fn version_and_bad_settings_give_one_clear_line() {
         .unwrap();
     assert!(!bad_port.status.success());
     assert!(String::from_utf8_lossy(&bad_port.stderr).contains("invalid $PORT \"eighty\""));
+
+    let bad_setting = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["server", "start", "--port", "0"])
+        .env("WEIR_HOME", std::env::temp_dir().join("weir-bad-setting"))
+        .env("PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS", "often")
+        .output()
+        .unwrap();
+    assert!(!bad_setting.status.success());
+    let stderr = String::from_utf8_lossy(&bad_setting.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("invalid $PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS \"often\""),
+        "{stderr}"
+    );
 }
