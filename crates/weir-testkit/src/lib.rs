@@ -6,7 +6,10 @@
 
 pub mod prefect;
 
+mod tools;
+
 use std::net::SocketAddr;
+pub use tools::{example_binary, helm_binary};
 use weir_storage::Store;
 
 /// The PostgreSQL server tests use.

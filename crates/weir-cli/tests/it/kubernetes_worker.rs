@@ -14,14 +14,7 @@ use weir_kube_sim::{Scenario, Simulator};
 pub(super) const FLOWS_IMAGE: &str = "registry.local/weir-flows:cli";
 
 fn flows_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let binary = profile_dir.join("examples").join("cli_test_flows");
-    assert!(binary.exists(), "{} was not built", binary.display());
-    binary
+    weir_testkit::example_binary("cli_test_flows")
 }
 
 /// A `weir worker start` process, killed when dropped.

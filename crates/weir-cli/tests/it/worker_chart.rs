@@ -17,6 +17,7 @@ use weir_client::Client;
 use weir_core::StateType;
 use weir_kube_sim::kubectl::Kubectl;
 use weir_kube_sim::{Scenario, Simulator};
+use weir_testkit::helm_binary;
 
 const IMAGE_REPOSITORY: &str = "ghcr.io/weir-dev/weir";
 const IMAGE_TAG: &str = "e2e";
@@ -25,21 +26,6 @@ const NAMESPACE: &str = "weir";
 /// its own made with `weir api-key create`.
 const BOOTSTRAP_KEY: &str = "weir-bootstrap-key-for-the-chart-test";
 const RELEASE: &str = "weir-worker";
-
-fn helm_binary() -> PathBuf {
-    let path = std::env::var_os("WEIR_HELM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("helm"));
-    let runs = Command::new(&path)
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        runs,
-        "helm is required by the chart tests but {path:?} does not run; install it with ../shared/tools/install-helm-kubectl.sh or set WEIR_HELM"
-    );
-    path
-}
 
 fn chart_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts/weir-worker")

@@ -8,23 +8,7 @@ use std::process::Command;
 pub const RELEASE: &str = "r";
 pub const NAMESPACE: &str = "weir";
 
-/// `$WEIR_HELM`, else `helm` on the PATH; fails (never skips) when neither runs.
-pub fn helm_binary() -> PathBuf {
-    let path = std::env::var_os("WEIR_HELM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("helm"));
-    let runs = Command::new(&path)
-        .args(["version", "--short"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        runs,
-        "helm is required by the chart tests but {path:?} does not run; install it with \
-         `bash ../shared/tools/install-helm-kubectl.sh /var/cache/weir/tools/bin` (as .ci/run does) \
-         or set WEIR_HELM"
-    );
-    path
-}
+pub use weir_testkit::helm_binary;
 
 /// `charts/<chart>` of the repository.
 pub fn chart_dir(chart: &str) -> PathBuf {

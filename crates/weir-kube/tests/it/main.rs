@@ -23,16 +23,8 @@ use weir_kube_sim::{Rbac, Rule, Scenario, Simulator, User};
 use weir_testkit::TestServer;
 use weir_worker::{Worker, WorkerConfig};
 
-/// The flow binary the pods run.
 fn flows_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let binary = profile_dir.join("examples").join("kube_test_flows");
-    assert!(binary.exists(), "{} was not built", binary.display());
-    binary
+    weir_testkit::example_binary("kube_test_flows")
 }
 
 const IMAGE: &str = "registry.local/weir-flows:test";

@@ -15,16 +15,9 @@ use weir_testkit::{server_test, TestServer};
 use weir_worker::process::ProcessInfrastructure;
 use weir_worker::{Worker, WorkerConfig};
 
-/// The example binary holding the test flows (`target/<profile>/examples/test_flows`).
+/// The example binary holding the test flows.
 fn flows_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let binary = profile_dir.join("examples").join("test_flows");
-    assert!(binary.exists(), "{} was not built", binary.display());
-    binary
+    weir_testkit::example_binary("test_flows")
 }
 
 fn client(server: &TestServer) -> Client {
